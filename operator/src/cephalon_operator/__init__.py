@@ -1,0 +1,1 @@
+"""kopf operator reconciling ProviderTenant and AgentSession."""

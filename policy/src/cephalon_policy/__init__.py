@@ -1,0 +1,1 @@
+"""Loading and merging RULES.md, AGENTS.md, skills and MCP config into one policy snapshot."""
