@@ -14,14 +14,13 @@ STAMP := $(VENV)/.cephalon-setup
 
 export PATH := $(VENV)/bin:$(CURDIR)/$(COPILOT_DIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup system-deps lock crds crds-check lint test unit bench demo clean
+.PHONY: help setup system-deps lock crds crds-check lint test unit smoke bench demo clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
-	$(PYTHON) -m venv $(CURDIR)/.tools
-	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	PYTHON=$(PYTHON) tools/bootstrap-uv.sh $(UV_VERSION)
 
 $(STAMP): requirements.lock $(foreach m,$(MEMBERS),$(m)/pyproject.toml) | $(UV)
 	@test -x $(PY) || $(UV) venv --quiet --python $(PYTHON) $(VENV)
@@ -52,7 +51,7 @@ crds-check: $(STAMP) ## fail when committed CRDs differ from freshly generated o
 lint: $(STAMP) crds-check ## ruff, mypy --strict, import-linter, secret guard
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy $(SRC_DIRS)
+	$(PY) -m mypy $(SRC_DIRS) tools/secret_guard.py benchmarks/report.py
 	$(VENV)/bin/lint-imports
 	$(PY) tools/secret_guard.py
 
@@ -61,14 +60,16 @@ unit: setup ## run the test suite only
 
 test: setup lint unit ## everything CI runs: setup, quality gates, tests
 
+smoke: setup ## set up, then show and self-check the wire contracts (until local mode lands)
+	$(PY) -m cephalon_contracts.smoke
+
 bench: setup ## benchmarks (print a table, write bench-results/*.json)
 	@echo "make bench: no benchmarks yet: they arrive with the Kubernetes emulator and operator issues." >&2
 	@exit 2
 
 demo: setup ## the offline end-to-end demo (local mode)
 	@echo "make demo: local mode is not built yet (it arrives with the local-mode issue)." >&2
-	@echo "Running the contracts smoke instead so you can see the wire formats:" >&2
-	$(PY) -m cephalon_contracts.smoke
+	@echo "Until then, 'make smoke' shows and self-checks the wire contracts." >&2
 	@exit 2
 
 clean: ## remove the virtualenv, tool caches and node_modules

@@ -18,6 +18,18 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+#: The error classes of ARCHITECTURE §6, in the order they are documented.
+ERROR_CATEGORIES = (
+    "AUTH",
+    "RATE_LIMIT",
+    "TIMEOUT",
+    "PROVIDER",
+    "MCP",
+    "POLICY",
+    "FILES",
+    "INTERNAL",
+)
+
 
 class ErrorCode(StrEnum):
     """Stable, machine-readable error codes. The prefix is the error class."""
@@ -118,13 +130,13 @@ class ErrorCode(StrEnum):
 
     @property
     def category(self) -> str:
-        """The class of the error: the part before the first underscore (``AUTH``...)."""
-        return self.value.split("_", 1)[0]
+        """The class of the error: its prefix from :data:`ERROR_CATEGORIES`."""
+        return next(c for c in ERROR_CATEGORIES if self.value.startswith(f"{c}_"))
 
     @property
     def retryable_by_default(self) -> bool:
         """Transient classes (rate limits, timeouts, unavailable upstreams) may be retried."""
-        return self.category in {"RATE", "TIMEOUT"} or self in {
+        return self.category in {"RATE_LIMIT", "TIMEOUT"} or self in {
             ErrorCode.PROVIDER_UNAVAILABLE,
             ErrorCode.MCP_SERVER_UNAVAILABLE,
         }

@@ -75,12 +75,12 @@ def prune_unknown(schema: JsonSchema, obj: Any, path: str = "") -> list[str]:
         extra = schema.get("additionalProperties")
         for key in list(obj):
             child = f"{path}.{key}" if path else key
+            if path == "" and key in ("apiVersion", "kind", "metadata"):
+                continue  # the API server handles these itself, never by the schema
             if key in props:
                 removed += prune_unknown(props[key], obj[key], child)
             elif isinstance(extra, Mapping):
                 removed += prune_unknown(extra, obj[key], child)
-            elif path == "" and key in ("apiVersion", "kind", "metadata"):
-                continue
             else:
                 removed.append(child)
                 del obj[key]
