@@ -1,0 +1,1 @@
+"""pytest plugins for Cephalon's emulators; each module registers its own fixtures."""

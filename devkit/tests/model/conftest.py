@@ -1,0 +1,1 @@
+from cephalon_devkit.testing.model import make_model_server, model_server  # noqa: F401
