@@ -43,10 +43,10 @@ lock: ## re-resolve dependencies and rewrite the URL-free pinned lock
 	  --no-emit-workspace --frozen --no-header -o requirements.lock
 
 crds: $(STAMP) ## regenerate crds/*.yaml from the contract models
-	$(PY) -m cephalon_contracts.crds crds/
+	$(PY) -m cephalon_contracts.crds --docs docs/crds.md crds/
 
 crds-check: $(STAMP) ## fail when committed CRDs differ from freshly generated ones
-	$(PY) -m cephalon_contracts.crds --check crds/
+	$(PY) -m cephalon_contracts.crds --check --docs docs/crds.md crds/
 
 lint: $(STAMP) crds-check ## ruff, mypy --strict, import-linter, secret guard
 	$(PY) -m ruff check .

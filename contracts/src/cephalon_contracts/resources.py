@@ -54,7 +54,11 @@ def parse_duration(value: str) -> int:
 
 class ResourceModel(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -153,14 +157,23 @@ class ModelsSpec(ResourceModel):
 
 class SessionsSpec(ResourceModel):
     namespace: DnsLabel | None = None
+    """Session namespace (default cephalon-<provider>-<tenant>)."""
     image: str | None = Field(default=None, max_length=512)
+    """Session runtime image (default: the chart's)."""
     runtime_class_name: DnsLabel | None = None
+    """RuntimeClass for session pods, e.g. gvisor or kata."""
     resources: Resources = Field(default_factory=Resources)
+    """Requests and limits of the runtime container."""
     idle_timeout: Duration = "30m"
+    """Suspend a session after this long without a turn."""
     max_duration: Duration = "8h"
+    """A session pod's longest life (activeDeadlineSeconds)."""
     max_concurrent: int = Field(default=20, ge=0, le=10000)
+    """Running sessions the tenant may have at once."""
     max_per_user: int = Field(default=2, ge=0, le=1000)
+    """Running sessions one person may have at once."""
     storage: Storage | None = None
+    """A PVC per session workspace, so suspend keeps it; emptyDir when absent."""
 
 
 class McpTool(ResourceModel):
@@ -219,17 +232,29 @@ class ApprovalsSpec(ResourceModel):
 
 class ProviderTenantSpec(ResourceModel):
     provider: str = Field(pattern=PROVIDER_PATTERN, max_length=30, json_schema_extra=IMMUTABLE)
+    """Chat provider: discord (slack, bluesky, reddit, twitch later). Immutable."""
     tenant: str = Field(pattern=PROVIDER_PATTERN, max_length=30, json_schema_extra=IMMUTABLE)
+    """Tenant name within the provider. Immutable."""
     credentials_secret_ref: CredentialsSecretRef
+    """The bot's credentials (a Secret in the release namespace)."""
     allow: AllowRules = Field(default_factory=AllowRules)
+    """Guilds, channels and roles allowed to use the bot."""
     gateway: GatewaySpec = Field(default_factory=GatewaySpec)
+    """The tenant's chat gateway Deployment."""
     models: ModelsSpec
+    """Models sessions may use and the upstream the model gateway forwards to."""
     sessions: SessionsSpec = Field(default_factory=SessionsSpec)
+    """Where and how session pods run, and how many."""
     mcp_servers: list[McpServerSpec] = Field(default_factory=list, max_length=20)
+    """The catalogue of MCP servers sessions may run as sidecars."""
     policy: PolicyRefs = Field(default_factory=PolicyRefs)
+    """ConfigMaps with the tenant's RULES.md, AGENTS.md and skills."""
     budgets: Budgets = Field(default_factory=Budgets)
+    """Time, tool-call and token budgets per turn, session and day."""
     attachments: AttachmentsSpec = Field(default_factory=AttachmentsSpec)
+    """Which attachments users may send."""
     approvals: ApprovalsSpec = Field(default_factory=ApprovalsSpec)
+    """How restricted tool calls are approved."""
 
 
 class SessionCounts(ResourceModel):
@@ -239,9 +264,13 @@ class SessionCounts(ResourceModel):
 
 class ProviderTenantStatus(ResourceModel):
     observed_generation: int | None = Field(default=None, ge=0)
+    """The spec generation this status describes."""
     conditions: list[Condition] = Field(default_factory=list)
+    """NamespaceReady, CredentialsValid, GatewayReady, ModelGatewayReady, Ready."""
     sessions: SessionCounts = Field(default_factory=SessionCounts)
+    """How many of the tenant's sessions are active and suspended."""
     namespace: str | None = None
+    """The session namespace in use."""
 
 
 # ------------------------------------------------------------------ AgentSession
@@ -292,18 +321,28 @@ class Workspace(ResourceModel):
 
 class Lifecycle(ResourceModel):
     state: SessionState = SessionState.RUNNING
+    """Running, Suspended (pod deleted, workspace kept) or Ended (everything removed)."""
     idle_timeout: Duration | None = None
+    """Suspend after this long without a turn (default: the tenant's)."""
     max_duration: Duration | None = None
+    """Hard limit on the session pod's lifetime (default: the tenant's)."""
 
 
 class AgentSessionSpec(ResourceModel):
     provider: str = Field(pattern=PROVIDER_PATTERN, max_length=30, json_schema_extra=IMMUTABLE)
+    """Chat provider of the tenant. Immutable."""
     tenant: str = Field(pattern=PROVIDER_PATTERN, max_length=30, json_schema_extra=IMMUTABLE)
+    """Tenant the session belongs to (its ProviderTenant). Immutable."""
     owner: Owner
+    """The person who started the session and may drive it."""
     conversation: Conversation
+    """Where the conversation happens (provider ids)."""
     profile: Profile = Field(default_factory=Profile)
+    """Agent, model, skills and MCP servers chosen for the session."""
     workspace: Workspace = Field(default_factory=Workspace)
+    """The repository checked out into the session's workspace."""
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    """Desired state and time limits."""
 
 
 class TokenUsage(ResourceModel):
@@ -325,17 +364,28 @@ class PolicySnapshot(ResourceModel):
 
 class AgentSessionStatus(ResourceModel):
     observed_generation: int | None = Field(default=None, ge=0)
+    """The spec generation this status describes."""
     phase: SessionPhase = SessionPhase.PENDING
+    """Pending → Provisioning → Ready ⇄ Running → Idle/Suspended → Ended | Failed."""
     reason: str | None = Field(default=None, max_length=100)
+    """Why the session is in its phase (e.g. Idle, QuotaExceeded), CamelCase."""
     message: str | None = Field(default=None, max_length=1000)
+    """A sentence a chat user can read about the phase."""
     conditions: list[Condition] = Field(default_factory=list)
+    """PodScheduled, RuntimeReady, McpReady, Ready."""
     pod_name: str | None = None
+    """The session pod's name while one exists."""
     started_at: AwareDatetime | None = None
     last_activity_at: AwareDatetime | None = None
+    """Time of the last turn or runtime heartbeat with activity."""
     turns: int = Field(default=0, ge=0)
+    """Turns completed."""
     usage: TokenUsage = Field(default_factory=TokenUsage)
+    """Tokens used by the session so far."""
     progress: Progress = Field(default_factory=Progress)
+    """The running turn's progress, coalesced to one write per second at most."""
     policy_snapshot: PolicySnapshot | None = None
+    """Hash of the merged policy the runtime is using."""
 
 
 # -------------------------------------------------------------- the CRD catalogue

@@ -1,4 +1,5 @@
-"""``python -m cephalon_contracts.crds [--check] DIR``: write (or compare) the CRD files."""
+"""``python -m cephalon_contracts.crds [--check] [--docs FILE] DIR``: write (or compare)
+the CRD files and their reference page."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from ..resources import CRDS, GROUP
 from .generate import render_crd_yaml
+from .reference import render_reference
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,11 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="fail when a file differs instead of writing it"
     )
+    parser.add_argument("--docs", type=Path, help="also the reference page (docs/crds.md)")
     args = parser.parse_args(argv)
     stale = []
-    for info in CRDS:
-        path = args.directory / f"{info.plural}.{GROUP}.yaml"
-        wanted = render_crd_yaml(info)
+    outputs = [(args.directory / f"{i.plural}.{GROUP}.yaml", render_crd_yaml(i)) for i in CRDS]
+    if args.docs:
+        outputs.append((args.docs, render_reference(CRDS)))
+    for path, wanted in outputs:
         current = path.read_text() if path.exists() else ""
         if current == wanted:
             continue
