@@ -1,0 +1,55 @@
+"""Settings of the local pod executor (a dataclass: internal settings, not wire data)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _no_images() -> dict[str, tuple[str, ...]]:
+    return {}
+
+
+@dataclass(frozen=True)
+class KubeletConfig:
+    """How the executor runs pods on this machine.
+
+    ``image_commands`` maps an image (exact reference first, then the reference without
+    its tag or digest) to the command prefix used when a container has no ``command``:
+    ``{"ghcr.io/x/cephalon-runtime": ("python", "-m", "cephalon_runtime")}`` runs
+    ``python -m cephalon_runtime <args...>``. A container with neither is refused as
+    ``Unsupported``.
+
+    ``pvc_root`` enables ``persistentVolumeClaim`` volumes: claim ``c`` of namespace
+    ``ns`` is the directory ``<pvc_root>/ns/c``, kept when pods come and go. Without
+    it such pods are refused.
+    """
+
+    state_dir: Path
+    log_dir: Path
+    namespaces: tuple[str, ...] = ()
+    node_name: str = "cephalon-local"
+    pod_ip: str = "127.0.0.1"
+    image_commands: Mapping[str, tuple[str, ...]] = field(default_factory=_no_images)
+    pvc_root: Path | None = None
+    backoff_base: float = 10.0
+    backoff_cap: float = 300.0
+    backoff_reset_after: float = 600.0
+    inherit_env: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+    shutdown_grace: float = 5.0
+    config_retry_delay: float = 2.0
+    watch_timeout_seconds: int = 240
+
+
+def image_command(
+    image: str, image_commands: Mapping[str, tuple[str, ...]]
+) -> tuple[str, ...] | None:
+    """The configured command prefix for an image, or None."""
+    if image in image_commands:
+        return image_commands[image]
+    repository = image.split("@", 1)[0]
+    last = repository.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository = repository[: len(repository) - len(last)] + last.split(":", 1)[0]
+    return image_commands.get(repository)
