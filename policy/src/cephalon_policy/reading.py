@@ -36,14 +36,15 @@ def relative_working_directory(root: Path, cwd: Path | str | None) -> str:
         return ""
     if isinstance(cwd, Path) and cwd.is_absolute():
         try:
-            return cwd.resolve().relative_to(root.resolve()).as_posix()
+            relative = cwd.resolve().relative_to(root.resolve()).as_posix()
         except ValueError as e:
             raise WorkingDirectoryError(
                 "the working directory is not inside the workspace",
                 file=None,
                 origin="workspace",
             ) from e
-    return normalize_working_directory(str(cwd) if isinstance(cwd, str) else cwd.as_posix())
+        return normalize_working_directory(relative)
+    return normalize_working_directory(cwd if isinstance(cwd, str) else cwd.as_posix())
 
 
 def _inside(path: Path, root: Path) -> bool:

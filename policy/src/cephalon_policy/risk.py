@@ -23,9 +23,11 @@ and nothing else is special. Resolution, highest layer first:
    workspace ``.mcp.json``, a tool a new CLI version adds.
 
 Within one layer the most specific rule wins: an exact name before any pattern, then
-the pattern with more literal characters, then the alphabetically first pattern, so
-the answer never depends on the order rules were written in. Workspace files cannot
-set risk at all: a repository does not get to declare its own tools safe.
+the pattern with more literal characters; between equally specific patterns the
+stricter level wins. The answer never depends on the order rules were written in.
+
+Workspace files cannot set risk at all: a repository does not get to declare its own
+tools safe.
 """
 
 from __future__ import annotations
@@ -159,9 +161,9 @@ def _checked(layer: RiskLayer, pattern: str, risk: object, source: str) -> RiskR
 
 
 def default_rules() -> tuple[RiskRule, ...]:
-    """The defaults table as rules."""
+    """The defaults table as rules, sorted by pattern like the other layers."""
     return tuple(
-        RiskRule(layer=RiskLayer.DEFAULTS, pattern=p, risk=r) for p, r in DEFAULT_RISK_TABLE
+        RiskRule(layer=RiskLayer.DEFAULTS, pattern=p, risk=r) for p, r in sorted(DEFAULT_RISK_TABLE)
     )
 
 
@@ -191,8 +193,12 @@ def _best(rules: Iterable[RiskRule], tool: str) -> RiskRule | None:
     matching = [r for r in rules if r.matches(tool)]
     if not matching:
         return None
-    # most specific first; among equals the alphabetically first pattern
-    return min(matching, key=lambda r: (-r.specificity[0], -r.specificity[1], r.pattern))
+    # most specific first; among equally specific ones the stricter level, then the
+    # pattern text only so that the chosen rule (not just its level) is deterministic
+    return min(
+        matching,
+        key=lambda r: (-r.specificity[0], -r.specificity[1], -_ORDER[r.risk], r.pattern),
+    )
 
 
 def resolve_risk(
