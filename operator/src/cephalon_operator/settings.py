@@ -1,0 +1,51 @@
+"""Operator settings (environment prefix ``CEPHALON_``, nested delimiter ``__``).
+
+Credentials are file paths, read when needed and never logged. Made in the kopf
+startup handler and passed in; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RedisSettings(BaseModel):
+    url: str = "redis://cephalon-redis.cephalon-system.svc:6379/0"
+    """Redis for streams and session ACL users (no credentials in the URL)."""
+    username: str = "cephalon-operator"
+    password_file: Path | None = None
+    """File with the operator's Redis password (it may create and delete ACL users)."""
+    service_selector: dict[str, str] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "cephalon-redis"}
+    )
+    """Pod labels of the Redis server, for the sessions' egress NetworkPolicy."""
+    port: int = 6379
+
+
+class ImageSettings(BaseModel):
+    runtime: str = "cephalon/runtime:0.1.0"
+    gateway: str = "cephalon/gateway:0.1.0"
+    pull_policy: str = "IfNotPresent"
+
+
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CEPHALON_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    release_namespace: str = "cephalon-system"
+    """Where access-layer pods, their Secrets and Redis live."""
+    topic_root: str = "promethean"
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
+    runtime_port: int = 8080
+    """The runtime's health port inside the session pod."""
+    model_gateway_port: int = 8080
+    gateway_port: int = 8080
+    status_interval_seconds: float = 1.0
+    """At most one progress status write per session per this interval."""
+    heartbeat_stale_seconds: float = 30.0
+    """A heartbeat older than this means the runtime is not ready."""
