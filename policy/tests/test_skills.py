@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from cephalon_contracts.errors import ErrorCode
 from cephalon_policy import FrontmatterError, PolicyFiles, SkillValidationError, parse_skill
-from cephalon_policy.skills import NAME_PATTERN, load_skills, skill_paths
+from cephalon_policy.skills import NAME_PATTERN, load_skills, skill_paths, split_allowed_tools
 
 GOOD = """\
 ---
@@ -36,12 +36,29 @@ def test_a_good_skill_keeps_every_field() -> None:
     skill = parse_skill("workspace", "skills/code-review/SKILL.md", GOOD)
     assert skill.name == "code-review"
     assert skill.description.startswith("Review a diff")
-    assert skill.allowed_tools == ("Bash(git", "diff:*)", "Read")  # the spec: space-separated
+    assert skill.allowed_tools == ("Bash(git diff:*)", "Read")
     assert skill.metadata_dict() == {"owner": "platform", "stable": "true", "version": "2.0"}
     assert skill.license == "Apache-2.0" and skill.compatibility == "Needs git."
     assert skill.body == "# Code review\n\nSteps."
     assert skill.tool_name == "skill:code-review"
     assert (skill.origin, skill.source) == ("workspace", "skills/code-review/SKILL.md")
+
+
+@pytest.mark.parametrize(
+    ("value", "tools"),
+    [
+        ("Read", ("Read",)),
+        ("  Bash(git:*)   Bash(jq:*) Read ", ("Bash(git:*)", "Bash(jq:*)", "Read")),
+        ("Bash(git log --oneline:*) Edit", ("Bash(git log --oneline:*)", "Edit")),
+        ("Bash(a (b c)) d", ("Bash(a (b c))", "d")),
+        ("a) b", ("a)", "b")),
+        ("", ()),
+    ],
+)
+def test_allowed_tools_split_on_spaces_outside_parentheses(
+    value: str, tools: tuple[str, ...]
+) -> None:
+    assert split_allowed_tools(value) == tools
 
 
 def test_allowed_tools_may_be_a_yaml_list() -> None:

@@ -110,6 +110,28 @@ def _parse_yaml(
     return data, lines
 
 
+def split_allowed_tools(value: str) -> tuple[str, ...]:
+    """Split a space-separated ``allowed-tools`` string, keeping ``Bash(git diff:*)`` whole.
+
+    The spec separates tools by spaces, but a tool's argument pattern in parentheses
+    may itself contain spaces; a space inside parentheses does not separate.
+    """
+    tools: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in value:
+        if char.isspace() and depth == 0:
+            if current:
+                tools.append("".join(current))
+                current = []
+            continue
+        depth += 1 if char == "(" else -1 if char == ")" and depth > 0 else 0
+        current.append(char)
+    if current:
+        tools.append("".join(current))
+    return tuple(tools)
+
+
 def _scalar_text(value: object) -> str | None:
     if isinstance(value, str):
         return value
@@ -157,7 +179,7 @@ def parse_skill(origin: Origin, path: str, text: str) -> Skill:
     allowed_raw = data.get("allowed-tools")
     allowed: tuple[str, ...] = ()
     if isinstance(allowed_raw, str):
-        allowed = tuple(allowed_raw.split())
+        allowed = split_allowed_tools(allowed_raw)
     elif isinstance(allowed_raw, list) and all(isinstance(t, str) and t for t in allowed_raw):
         allowed = tuple(allowed_raw)
     elif allowed_raw is not None:
