@@ -268,3 +268,30 @@ async def test_wrong_key_surfaces_as_an_authentication_error(
     assert len(records) == 3, "the CLI tries a 401 three times before giving up"
     assert not any(r.auth_ok for r in records)
     assert model_server.unused_steps(), "rejected requests use up no step"
+
+
+async def test_abort_mid_stream_closes_the_model_stream(
+    model_server: ScriptedModelServer, tmp_path: Path
+) -> None:
+    model_server.load(
+        [{"reply": "x" * 200, "chunk_chars": 2, "delay_ms": 20}, {"reply": "fresh start"}]
+    )
+    async with copilot(model_server, tmp_path) as run:
+        await run.session.send("write a lot")
+        await model_server.wait_for(lambda records: any(r.chunks_sent > 10 for r in records))
+        aborted_at = time.monotonic()
+        await run.session.abort()
+        (record,) = await model_server.wait_for_requests(1, timeout=5)
+        assert record.outcome == "client_disconnected"
+        assert record.finished_at is not None and record.finished_at - aborted_at < 1.0
+        assert record.chunks_sent < 50
+        result = await timed_turn(run, "start over")
+
+    assert result is not None and result.data.content == "fresh start"
+    (interrupted,) = run.of("agent.interrupted")
+    assert interrupted.cancel_phase.value == "mid_stream"
+    idles = run.of("session.idle")
+    assert idles[0].aborted is True
+    assert run.of("assistant.message")[0].content == "fresh start", "no message for the cut stream"
+    second = model_server.chat_requests[1]
+    assert [m["role"] for m in second.messages] == ["system", "user", "user"]

@@ -360,6 +360,7 @@ class ScriptedModelServer:
             async def send(delta: Delta, finish: FinishReason | None = None) -> None:
                 await response.write(sse(chunk(completion_id, model, created, delta, finish)))
                 record.chunks_sent += 1
+                await self._notify()  # lets a test act mid-stream (wait_for on chunks_sent)
 
             if isinstance(step, TextStep):
                 await send({"role": "assistant", "content": ""})
