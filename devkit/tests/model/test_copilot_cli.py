@@ -22,7 +22,8 @@ from copilot import CopilotClient, PermissionHandler, RuntimeConnection, define_
 from copilot.session import CopilotSession
 from pydantic import BaseModel
 
-from cephalon_devkit.model import ScriptedModelServer
+from cephalon_devkit.model import ScriptedModelServer, default_script
+from cephalon_devkit.testing.model import MakeModelServer
 
 REPO = Path(__file__).resolve().parents[3]
 CLI = REPO / "tools" / "copilot" / "node_modules" / ".bin" / "copilot"
@@ -295,3 +296,20 @@ async def test_abort_mid_stream_closes_the_model_stream(
     assert run.of("assistant.message")[0].content == "fresh start", "no message for the cut stream"
     second = model_server.chat_requests[1]
     assert [m["role"] for m in second.messages] == ["system", "user", "user"]
+
+
+async def test_default_script_plays_a_whole_exchange(
+    make_model_server: MakeModelServer, tmp_path: Path
+) -> None:
+    server = await make_model_server(default_script())
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    async with copilot(server, tmp_path) as run:
+        greeting = await timed_turn(run, "hello!")
+        summary = await timed_turn(run, "what is in this repository?")
+
+    assert greeting is not None and greeting.data.content.startswith("Hi!")
+    assert summary is not None and "workspace" in summary.data.content
+    (complete,) = run.of("tool.execution_complete")
+    assert complete.success and "pyproject.toml" in complete.result.content
+    assert [r.step_label for r in server.chat_requests] == ["greeting", "look-around", "summary"]

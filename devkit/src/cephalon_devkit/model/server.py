@@ -24,7 +24,7 @@ from typing import Any, cast
 import structlog
 from aiohttp import web
 
-from cephalon_devkit.model.recording import RecordedRequest, redact_headers
+from cephalon_devkit.model.recording import Outcome, RecordedRequest, redact_headers
 from cephalon_devkit.model.responses import (
     chunk,
     completion,
@@ -104,8 +104,7 @@ class ScriptedModelServer:
         site = web.TCPSite(runner, self.host, self._requested_port)
         await site.start()
         self._runner = runner
-        server = cast(Any, site._server)  # the bound port is only on the asyncio server
-        self._port = int(server.sockets[0].getsockname()[1])
+        self._port = int(runner.addresses[0][1])
         self._log.info("model_stub_started", base_url=self.base_url, auth=self.api_key is not None)
 
     async def stop(self) -> None:
@@ -218,7 +217,7 @@ class ScriptedModelServer:
         expected = f"Bearer {self.api_key}".encode()
         return header is not None and hmac.compare_digest(header.encode(), expected)
 
-    async def _finish(self, record: RecordedRequest, status: int, outcome: Any) -> None:
+    async def _finish(self, record: RecordedRequest, status: int, outcome: Outcome) -> None:
         record.status = status
         record.outcome = outcome
         record.finished_at = time.monotonic()
