@@ -181,14 +181,17 @@ def test_bot_credentials_are_mounted_only_into_the_gateway(make: Any) -> None:
     assert gateway["metadata"]["namespace"] == "cephalon-system"
     assert set(_secret_volumes(gateway)) == {
         "discord-duck-credentials",
-        "cephalon-discord-duck-redis",
+        "cephalon-discord-duck-gateway-redis",
     }
     assert _secret_volumes(gateway)["discord-duck-credentials"]["items"] == [
         {"key": "bot-token", "path": "bot-token"},
         {"key": "public-key", "path": "public-key"},
         {"key": "app-id", "path": "app-id"},
     ]
-    assert set(_secret_volumes(model)) == {"discord-duck-model", "cephalon-discord-duck-redis"}
+    assert set(_secret_volumes(model)) == {
+        "discord-duck-model",
+        "cephalon-discord-duck-model-gateway-redis",
+    }
     env = {
         e["name"]: e["value"] for e in gateway["spec"]["template"]["spec"]["containers"][0]["env"]
     }
@@ -201,7 +204,7 @@ def test_bot_credentials_are_mounted_only_into_the_gateway(make: Any) -> None:
 def test_model_gateway_without_provider_key_mounts_no_secret_for_it(make: Any) -> None:
     ctx = make.tenant(models={"default": "scripted"})
     assert set(_secret_volumes(build_model_gateway_deployment(ctx))) == {
-        "cephalon-discord-duck-redis"
+        "cephalon-discord-duck-model-gateway-redis"
     }
 
 

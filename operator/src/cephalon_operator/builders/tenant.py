@@ -249,7 +249,7 @@ def _access_deployment(
                         {
                             "name": "redis",
                             "secret": {
-                                "secretName": ctx.object_name("redis"),
+                                "secretName": ctx.object_name(f"{component}-redis"),
                                 "defaultMode": 0o440,
                             },
                         },
