@@ -133,6 +133,23 @@ def test_shape_errors_name_file_and_line(text: str, line: int, fragment: str) ->
     assert fragment in caught.value.problem
 
 
+def test_a_value_equal_to_a_server_name_does_not_mislead_the_line() -> None:
+    text = (
+        '{\n"mcpServers": {\n"a": {"command": "x", "args": ["b"]},\n'
+        '"b": {"command": "y", "arg": []}\n}\n}'
+    )
+    with pytest.raises(McpConfigError) as caught:
+        parse(text)
+    assert caught.value.line == 4
+
+
+def test_a_server_defined_twice_is_an_error_at_the_second() -> None:
+    text = '{\n"mcpServers": {\n"a": {"command": "x"},\n"a": {"command": "y"}\n}\n}'
+    with pytest.raises(McpConfigError) as caught:
+        parse(text)
+    assert caught.value.line == 4 and "appears twice" in caught.value.problem
+
+
 def test_servers_come_back_sorted_by_name() -> None:
     text = json.dumps({"mcpServers": {n: {"url": "http://x"} for n in ("zeta", "alpha", "mid")}})
     assert [s.name for s in parse(text)] == ["alpha", "mid", "zeta"]  # type: ignore[attr-defined]

@@ -77,6 +77,35 @@ def _line_of(text: str, needle: str, start: int = 0) -> tuple[int | None, int]:
     return text.count("\n", 0, offset) + 1, offset
 
 
+def _line_of_key(text: str, key: str, start: int = 0) -> tuple[int | None, int]:
+    """Like :func:`_line_of` for an object key: the string followed by a colon.
+
+    ``json`` reports no positions for values, so lines are found in the text; matching
+    the colon keeps a value that happens to equal a key (``"args": ["search"]``) from
+    being taken for the key ``"search"``.
+    """
+    match = re.compile(re.escape(json.dumps(key)) + r"\s*:").search(text, start)
+    if match is None:
+        return None, start
+    return text.count("\n", 0, match.start()) + 1, match.start()
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that refuses a key given twice (``json`` keeps the last)."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKeyError(key)
+        result[key] = value
+    return result
+
+
 def expand_variables(value: str, variables: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
     """Expand ``${NAME}`` / ``${NAME:-default}`` in ``value`` from ``variables`` only.
 
@@ -117,19 +146,25 @@ def parse_mcp_config(
 ) -> tuple[McpServer, ...]:
     """Parse one ``.mcp.json`` into servers sorted by name; raise on the first problem."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_reject_duplicates)
     except json.JSONDecodeError as e:
         raise McpConfigError(
             f"not valid JSON: {e.msg} (column {e.colno})", origin=origin, file=path, line=e.lineno
+        ) from e
+    except _DuplicateKeyError as e:
+        first = _line_of_key(text, e.key)[1]
+        line = _line_of_key(text, e.key, first + 1)[0]
+        raise McpConfigError(
+            f"key {e.key!r} appears twice in one object", origin=origin, file=path, line=line
         ) from e
     if not isinstance(document, dict) or not isinstance(document.get("mcpServers"), dict):
         raise McpConfigError(
             "expected an object with an 'mcpServers' object", origin=origin, file=path, line=1
         )
-    servers_offset = _line_of(text, '"mcpServers"')[1]
+    servers_offset = _line_of_key(text, "mcpServers")[1]
     servers: list[McpServer] = []
     for name, entry in document["mcpServers"].items():
-        line, offset = _line_of(text, json.dumps(name), servers_offset)
+        line, offset = _line_of_key(text, name, servers_offset)
         servers.append(_parse_server(origin, path, text, name, entry, line, offset, variables))
     return tuple(sorted(servers, key=lambda s: s.name))
 
@@ -145,7 +180,7 @@ def _parse_server(
     variables: Mapping[str, str],
 ) -> McpServer:
     def fail(problem: str, key: str | None = None) -> McpConfigError:
-        key_line = _line_of(text, json.dumps(key), offset)[0] if key else None
+        key_line = _line_of_key(text, key, offset)[0] if key else None
         return McpConfigError(
             f"server {name!r}: {problem}", origin=origin, file=path, line=key_line or line
         )
