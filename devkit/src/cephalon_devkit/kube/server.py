@@ -46,14 +46,14 @@ class KubeApiServer:
 
     async def start(self) -> None:
         await self.api.start()
-        self._runner = web.AppRunner(self.make_app(), access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            self.make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         if self.port == 0:
-            server = site._server  # noqa: SLF001 - aiohttp exposes no public bound address
-            assert server is not None and isinstance(server, asyncio.base_events.Server)
-            self.port = server.sockets[0].getsockname()[1]
+            self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         for task in list(self.handlers.watch_tasks):

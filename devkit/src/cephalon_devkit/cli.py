@@ -1,0 +1,40 @@
+"""``cephalon``: the developer CLI. A small dispatcher; each command lives with its code.
+
+Subcommand groups register themselves here with an ``add_arguments(parser)`` that sets
+``func``; ``main`` parses and calls it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cephalon_devkit.kube import command as kube_command
+
+    parser = argparse.ArgumentParser(prog="cephalon", description="Cephalon developer CLI")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    dev = groups.add_parser("dev", help="local development: emulators and local mode")
+    dev_commands = dev.add_subparsers(dest="dev_command", required=True, metavar="SUBCOMMAND")
+    kube_command.add_arguments(
+        dev_commands.add_parser(
+            "kube",
+            help="serve the Kubernetes API emulator and write a kubeconfig for it",
+            description="Serve the Kubernetes API emulator until SIGINT/SIGTERM.",
+        )
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    result: int = args.func(args)
+    return result

@@ -1,0 +1,215 @@
+"""Object lifecycle conformance: server-set metadata, optimistic concurrency, dry runs,
+and Status bodies — compared with the API conventions
+(https://kubernetes.io/docs/reference/using-api/api-concepts/)."""
+
+from __future__ import annotations
+
+import re
+
+from .conftest import AS_PATH, Http, pod_body, session_body
+
+PODS = "/api/v1/namespaces/default/pods"
+CMS = "/api/v1/namespaces/default/configmaps"
+
+
+async def test_server_sets_uid_timestamp_generation_and_version(http: Http) -> None:
+    body = pod_body()
+    body["metadata"].update(
+        uid="forged", resourceVersion="5", creationTimestamp="2000-01-01T00:00:00Z"
+    )
+    created = await http.ok("POST", PODS, body)
+    meta = created["metadata"]
+    assert re.fullmatch(r"[0-9a-f-]{36}", meta["uid"])
+    assert meta["creationTimestamp"] != "2000-01-01T00:00:00Z"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", meta["creationTimestamp"])
+    assert meta["generation"] == 1
+    assert int(meta["resourceVersion"]) > 5
+    assert created["status"]["phase"] == "Pending"
+
+
+async def test_generate_name_appends_five_random_characters(http: Http) -> None:
+    body = {"metadata": {"generateName": "job-"}, "data": {"a": "b"}}
+    first = await http.ok("POST", CMS, body)
+    second = await http.ok("POST", CMS, body)
+    assert re.fullmatch(r"job-[bcdfghjklmnpqrstvwxz2456789]{5}", first["metadata"]["name"])
+    assert first["metadata"]["name"] != second["metadata"]["name"]
+
+
+async def test_one_monotonic_resource_version_across_resources(http: Http) -> None:
+    versions = []
+    for i in range(3):
+        cm = await http.ok("POST", CMS, {"metadata": {"name": f"cm{i}"}})
+        pod = await http.ok("POST", PODS, pod_body(f"p{i}"))
+        versions += [
+            int(cm["metadata"]["resourceVersion"]),
+            int(pod["metadata"]["resourceVersion"]),
+        ]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    listed = await http.ok("GET", CMS)
+    assert int(listed["metadata"]["resourceVersion"]) >= versions[-1]
+
+
+async def test_generation_bumps_on_spec_changes_only(http: Http, crds: object) -> None:
+    created = await http.ok("POST", AS_PATH, session_body())
+    assert created["metadata"]["generation"] == 1
+    labelled = await http.ok(
+        "PATCH",
+        f"{AS_PATH}/s1",
+        {"metadata": {"labels": {"x": "y"}}},
+        content_type="application/merge-patch+json",
+    )
+    assert labelled["metadata"]["generation"] == 1
+    status = await http.ok(
+        "PATCH",
+        f"{AS_PATH}/s1/status",
+        {"status": {"phase": "Ready"}},
+        content_type="application/merge-patch+json",
+    )
+    assert status["metadata"]["generation"] == 1
+    changed = await http.ok(
+        "PATCH",
+        f"{AS_PATH}/s1",
+        {"spec": {"owner": {"name": "bob"}}},
+        content_type="application/merge-patch+json",
+    )
+    assert changed["metadata"]["generation"] == 2
+
+
+async def test_noop_write_keeps_resource_version(http: Http) -> None:
+    created = await http.ok("POST", CMS, {"metadata": {"name": "same"}, "data": {"a": "1"}})
+    again = await http.ok(
+        "PATCH", f"{CMS}/same", {"data": {"a": "1"}}, content_type="application/merge-patch+json"
+    )
+    assert again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+async def test_already_exists_is_409_with_status_body(http: Http) -> None:
+    await http.ok("POST", CMS, {"metadata": {"name": "dup"}})
+    reply = await http.post(CMS, {"metadata": {"name": "dup"}})
+    assert reply.status == 409
+    assert reply.body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'configmaps "dup" already exists',
+        "reason": "AlreadyExists",
+        "details": {"name": "dup", "kind": "configmaps"},
+        "code": 409,
+    }
+
+
+async def test_not_found_names_the_group_resource(http: Http, crds: object) -> None:
+    reply = await http.get(f"{AS_PATH}/nope")
+    assert reply.status == 404
+    assert reply.body["reason"] == "NotFound"
+    assert reply.body["message"] == 'agentsessions.cephalon.dev "nope" not found'
+    assert reply.body["details"] == {
+        "name": "nope",
+        "group": "cephalon.dev",
+        "kind": "agentsessions",
+    }
+    assert reply.headers["Content-Type"].startswith("application/json")
+
+
+async def test_stale_resource_version_conflicts_on_put_and_patch(http: Http) -> None:
+    created = await http.ok("POST", CMS, {"metadata": {"name": "c"}, "data": {"v": "1"}})
+    stale = created["metadata"]["resourceVersion"]
+    updated = await http.ok("PUT", f"{CMS}/c", {**created, "data": {"v": "2"}})
+    assert updated["metadata"]["resourceVersion"] != stale
+    reply = await http.put(f"{CMS}/c", {**created, "data": {"v": "3"}})
+    assert reply.status == 409
+    assert reply.body["reason"] == "Conflict"
+    assert "the object has been modified" in reply.body["message"]
+    reply = await http.patch(
+        f"{CMS}/c", {"metadata": {"resourceVersion": stale}, "data": {"v": "4"}}
+    )
+    assert reply.status == 409 and reply.body["reason"] == "Conflict"
+    # A patch without a resourceVersion is unconditional.
+    assert (await http.patch(f"{CMS}/c", {"data": {"v": "5"}})).status == 200
+    assert (await http.ok("GET", f"{CMS}/c"))["data"] == {"v": "5"}
+
+
+async def test_put_name_mismatch_is_bad_request(http: Http) -> None:
+    await http.ok("POST", CMS, {"metadata": {"name": "a"}})
+    reply = await http.put(f"{CMS}/a", {"metadata": {"name": "b"}})
+    assert reply.status == 400 and reply.body["reason"] == "BadRequest"
+
+
+async def test_dry_run_all_validates_without_storing(http: Http) -> None:
+    dry = {"dryRun": "All"}
+    created = await http.ok("POST", CMS, {"metadata": {"name": "d"}}, params=dry)
+    assert created["metadata"]["name"] == "d"
+    assert (await http.get(f"{CMS}/d")).status == 404
+    invalid = await http.post(CMS, {"metadata": {"name": "Not_Valid"}}, params=dry)
+    assert invalid.status == 422
+    real = await http.ok("POST", CMS, {"metadata": {"name": "d"}, "data": {"a": "1"}})
+    rv = real["metadata"]["resourceVersion"]
+    await http.ok(
+        "PATCH",
+        f"{CMS}/d",
+        {"data": {"a": "2"}},
+        params=dry,
+        content_type="application/merge-patch+json",
+    )
+    await http.ok("PUT", f"{CMS}/d", {**real, "data": {"a": "3"}}, params=dry)
+    await http.ok("DELETE", f"{CMS}/d", params=dry)
+    kept = await http.ok("GET", f"{CMS}/d")
+    assert kept["data"] == {"a": "1"} and kept["metadata"]["resourceVersion"] == rv
+
+
+async def test_missing_namespace_is_404_and_terminating_is_403(http: Http) -> None:
+    reply = await http.post("/api/v1/namespaces/ghost/configmaps", {"metadata": {"name": "x"}})
+    assert reply.status == 404
+    assert reply.body["message"] == 'namespaces "ghost" not found'
+    await http.ok("POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
+    await http.ok("POST", "/api/v1/namespaces/doomed/configmaps", {"metadata": {"name": "x"}})
+    await http.ok("DELETE", "/api/v1/namespaces/doomed")
+    reply = await http.post("/api/v1/namespaces/doomed/configmaps", {"metadata": {"name": "y"}})
+    # Either still terminating (403) or already gone (404): never accepted.
+    assert reply.status in (403, 404), reply
+
+
+async def test_invalid_name_and_labels_are_422_with_causes(http: Http) -> None:
+    reply = await http.post(CMS, {"metadata": {"name": "Bad_Name", "labels": {"a": "no spaces"}}})
+    assert reply.status == 422
+    body = reply.body
+    assert body["reason"] == "Invalid"
+    assert body["message"].startswith(
+        'ConfigMap "Bad_Name" is invalid: [metadata.name: Invalid value: "Bad_Name"'
+    )
+    fields = [c["field"] for c in body["details"]["causes"]]
+    assert fields == ["metadata.name", "metadata.labels"]
+
+
+async def test_pod_needs_containers_and_images(http: Http) -> None:
+    reply = await http.post(
+        PODS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}}
+    )
+    assert reply.status == 422
+    assert reply.body["details"]["causes"][0]["field"] == "spec.containers[0].image"
+
+
+async def test_secret_string_data_is_encoded_into_data(http: Http) -> None:
+    secret = await http.ok(
+        "POST",
+        "/api/v1/namespaces/default/secrets",
+        {"metadata": {"name": "s"}, "stringData": {"token": "abc"}},
+    )
+    assert secret["data"] == {"token": "YWJj"} and "stringData" not in secret
+    assert secret["type"] == "Opaque"
+
+
+async def test_list_pagination_with_limit_and_continue(http: Http) -> None:
+    for i in range(5):
+        await http.ok("POST", CMS, {"metadata": {"name": f"page{i}"}})
+    names: list[str] = []
+    params = {"limit": "2"}
+    while True:
+        page = await http.ok("GET", CMS, params=params)
+        names += [o["metadata"]["name"] for o in page["items"]]
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+        params = {"limit": "2", "continue": token}
+    assert names == [f"page{i}" for i in range(5)]
