@@ -212,6 +212,23 @@ def test_every_error_of_every_origin_is_reported_together() -> None:
     assert "(and 4 more)" in envelope.message
 
 
+def test_bad_tenant_and_session_risk_rules_are_both_reported() -> None:
+    with pytest.raises(PolicyLoadError) as caught:
+        build_snapshot(
+            PolicyInputs(
+                workspace=PolicyFiles("workspace"),
+                risk=RiskConfig(rules={"a b": RiskLevel.SAFE}),
+                session=SessionOverrides(risk={"c d": RiskLevel.SAFE}),
+            )
+        )
+    assert [e.origin for e in caught.value.errors] == ["tenant", "session"]
+
+
+def test_files_must_be_labelled_with_the_origin_they_are_passed_as() -> None:
+    with pytest.raises(ValueError, match="tenant files are labelled 'workspace'"):
+        PolicyInputs(workspace=PolicyFiles("workspace"), tenant=PolicyFiles("workspace"))
+
+
 def test_oversized_session_instruction_is_refused() -> None:
     with pytest.raises(PolicyLoadError) as caught:
         build_snapshot(

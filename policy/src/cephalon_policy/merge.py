@@ -29,7 +29,7 @@ from .errors import PolicyError, PolicyFileTooLargeError, PolicyLoadError
 from .files import MAX_POLICY_FILE_BYTES, Origin, PolicyFiles, decode_policy_text
 from .instructions import RULES_FILENAME, select_agents_files
 from .mcp_config import MCP_CONFIG_FILENAME, McpServer, load_mcp_servers
-from .risk import RiskConfig, default_rules, session_rules, tenant_rules
+from .risk import RiskConfig, RiskRule, default_rules, session_rules, tenant_rules
 from .skills import Skill, load_skills
 from .snapshot import (
     InstructionSection,
@@ -81,6 +81,17 @@ class PolicyInputs:
     session: SessionOverrides = field(default_factory=SessionOverrides)
     risk: RiskConfig = field(default_factory=RiskConfig)
     variables: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Origins label errors and the hash, and decide precedence: a tenant file set
+        # passed as the workspace would silently lose its precedence.
+        for expected, files in (
+            ("workspace", self.workspace),
+            ("tenant", self.tenant),
+            ("defaults", self.defaults),
+        ):
+            if files is not None and files.origin != expected:
+                raise ValueError(f"the {expected} files are labelled {files.origin!r}")
 
 
 @dataclass
@@ -178,7 +189,9 @@ def build_snapshot(inputs: PolicyInputs) -> PolicySnapshot:
             skills.setdefault(name, skill)
         text = collector.text(files, MCP_CONFIG_FILENAME)
         if text is not None:
-            parsed, errors = load_mcp_servers(origin, MCP_CONFIG_FILENAME, text, inputs.variables)
+            parsed, errors = load_mcp_servers(
+                files.origin, MCP_CONFIG_FILENAME, text, inputs.variables
+            )
             collector.errors.extend(errors)
             if parsed:
                 collector.source(origin, MCP_CONFIG_FILENAME, text)
@@ -189,15 +202,17 @@ def build_snapshot(inputs: PolicyInputs) -> PolicySnapshot:
         if text is not None:
             collector.source(skill.origin, skill.source, text)
 
+    tenant_layer: tuple[RiskRule, ...] = ()
+    session_layer: tuple[RiskRule, ...] = ()
     try:
-        rules = (
-            *session_rules(inputs.session.risk),
-            *tenant_rules(inputs.risk),
-            *default_rules(),
-        )
+        tenant_layer = tenant_rules(inputs.risk)
     except PolicyError as e:
         collector.errors.append(e)
-        rules = ()
+    try:
+        session_layer = session_rules(inputs.session.risk)
+    except PolicyError as e:
+        collector.errors.append(e)
+    rules = (*session_layer, *tenant_layer, *default_rules())
 
     if collector.errors:
         raise PolicyLoadError(collector.errors)
