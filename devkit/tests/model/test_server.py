@@ -323,6 +323,39 @@ async def test_stream_breaks_mid_way(model_server: ScriptedModelServer) -> None:
     assert record.outcome == "broken"
 
 
+async def test_stream_ends_with_an_error_event(model_server: ScriptedModelServer) -> None:
+    model_server.load(
+        [
+            {
+                "reply": "abcdefgh",
+                "chunk_chars": 4,
+                "break_after_chunks": 1,
+                "stream_error": {"message": "overloaded mid-way", "code": "overloaded"},
+            },
+            {"reply": "x", "stream_error": {}},
+        ]
+    )
+    events = await stream_events(model_server, {"messages": USER, "stream": True})
+    assert [e["choices"][0]["delta"] for e in events[:2] if isinstance(e, dict)] == [
+        {"role": "assistant", "content": ""},
+        {"content": "abcd"},
+    ]
+    assert events[2:] == [
+        {
+            "error": {
+                "message": "overloaded mid-way",
+                "type": "server_error",
+                "param": None,
+                "code": "overloaded",
+            }
+        }
+    ]
+    response = await post(model_server, {"messages": USER})
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "server_error"
+    assert [r.outcome for r in model_server.chat_requests] == ["stream_error", "stream_error"]
+
+
 async def test_non_streaming_break_drops_the_connection(model_server: ScriptedModelServer) -> None:
     model_server.load([{"reply": "never sent", "break_after_chunks": 0}])
     with pytest.raises(httpx.RemoteProtocolError):

@@ -26,6 +26,7 @@ Outcome = Literal[
     "rejected",  # the credential did not match: 401
     "exhausted",  # no step matched: 500
     "broken",  # the script dropped the connection mid-answer
+    "stream_error",  # the script ended the stream with an SSE error event
     "client_disconnected",  # the client went away before the answer was complete
 ]
 

@@ -15,6 +15,8 @@ kind a step is follows from its one distinguishing key, which keeps YAML scripts
       - rate_limit: {retry_after: 1}
       - reply: "cut short"
         break_after_chunks: 1                 # the connection drops mid-stream
+      - reply: "cut short"
+        stream_error: {message: overloaded}   # an SSE error event ends the stream
 
 The models are validated with pydantic (``extra="forbid"`` everywhere, so a typo is an
 error rather than a silently ignored field) and loading turns every failure into a
@@ -101,6 +103,12 @@ class _Step(_Model):
     usage: UsageOverride | None = None
 
 
+class StreamErrorSpec(_Model):
+    message: str = "The server had an error while processing your response."
+    type: str = "server_error"
+    code: str | None = None
+
+
 class TextStep(_Step):
     """A text answer, streamed as ``chunk_chars``-sized content deltas."""
 
@@ -111,6 +119,11 @@ class TextStep(_Step):
     break_after_chunks: int | None = Field(default=None, ge=0)
     """Drop the connection after this many content chunks, without a finish chunk or
     ``[DONE]`` (non-streaming: drop it before answering)."""
+    stream_error: StreamErrorSpec | None = None
+    """Instead of dropping the connection, end the stream with an SSE
+    ``data: {"error": ...}`` event — how OpenAI reports a failure after the status
+    line went out — at ``break_after_chunks`` (default: after all content).
+    Non-streaming: a 500 with this error."""
     finish_reason: Literal["stop", "length"] = "stop"
 
 

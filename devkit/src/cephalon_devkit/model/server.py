@@ -57,8 +57,11 @@ from cephalon_devkit.model.wire import ChatCompletionRequest, Delta, FinishReaso
 CHAT_PATH = "/v1/chat/completions"
 
 
-class _Broken(Exception):
-    """The script asked to drop the connection (``break_after_chunks``)."""
+class _Cut(Exception):
+    """The script ended the answer early (``break_after_chunks``, ``stream_error``)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
 
 
 class ScriptedModelServer:
@@ -308,10 +311,15 @@ class ScriptedModelServer:
         chat: ChatCompletionRequest,
         step: TextStep | ToolCallStep,
     ) -> web.StreamResponse:
+        if isinstance(step, TextStep) and step.stream_error is not None:
+            error = step.stream_error
+            await self._finish(record, 500, "stream_error")
+            body = error_body(error.message, error.type, error.code)
+            return web.json_response(body, status=500)
         if isinstance(step, TextStep) and step.break_after_chunks is not None:
             try:
-                await self._break(request, record)
-            except _Broken:
+                await self._cut(request, response=None, step=step)
+            except _Cut:
                 await self._finish(record, 0, "broken")
                 return web.Response()  # never reaches the client: the socket is gone
         completion_id = f"chatcmpl-stub{record.seq}"
@@ -365,12 +373,12 @@ class ScriptedModelServer:
                 await send({"role": "assistant", "content": ""})
                 for i, piece in enumerate(split_text(step.reply, step.chunk_chars)):
                     if i == step.break_after_chunks:
-                        await self._break(request, record)
+                        await self._cut(request, response, step)
                     if i and step.delay_ms:
                         await asyncio.sleep(step.delay_ms / 1000)
                     await send({"content": piece})
-                if step.break_after_chunks is not None:
-                    await self._break(request, record)
+                if step.break_after_chunks is not None or step.stream_error is not None:
+                    await self._cut(request, response, step)
                 finish: FinishReason = step.finish_reason
             else:
                 await send({"role": "assistant", "content": None})
@@ -393,8 +401,8 @@ class ScriptedModelServer:
                 record.chunks_sent += 1
             await response.write(sse("[DONE]"))
             await response.write_eof()
-        except _Broken:
-            await self._finish(record, 200, "broken")  # the status line had gone out
+        except _Cut as cut:
+            await self._finish(record, 200, cut.outcome)  # the status line had gone out
             return response
         except ConnectionResetError:
             await self._finish(record, 200, "client_disconnected")
@@ -402,13 +410,22 @@ class ScriptedModelServer:
         await self._finish(record, 200, "completed")
         return response
 
-    async def _break(self, request: web.Request, record: RecordedRequest) -> None:
-        """Drop the TCP connection as a crashing upstream would: no finish chunk, no
-        ``[DONE]``, no terminating zero-length chunk."""
+    async def _cut(
+        self, request: web.Request, response: web.StreamResponse | None, step: TextStep
+    ) -> None:
+        """End the answer early: with an SSE error event and a clean end of the body if
+        the step has ``stream_error``, else by dropping the TCP connection as a
+        crashing upstream would (no finish chunk, no ``[DONE]``, no last chunk)."""
+        if step.stream_error is not None and response is not None:
+            error = step.stream_error
+            payload = json.dumps(error_body(error.message, error.type, error.code))
+            await response.write(f"data: {payload}\n\n".encode())
+            await response.write_eof()
+            raise _Cut("stream_error")
         transport = request.transport
         if transport is not None:
             transport.abort()
-        raise _Broken
+        raise _Cut("broken")
 
 
 def _as_script(script: Script | list[Any] | None) -> Script:
