@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
@@ -129,6 +128,8 @@ def test_cli_check_reports_a_bad_script(tmp_path: Path) -> None:
 async def test_cli_serves_a_script_until_terminated(tmp_path: Path) -> None:
     path = tmp_path / "script.yaml"
     path.write_text(EXAMPLE)
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-cli-test\n")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -137,7 +138,8 @@ async def test_cli_serves_a_script_until_terminated(tmp_path: Path) -> None:
         "0",
         "--script",
         str(path),
-        env={**os.environ, "CEPHALON_MODEL_STUB_API_KEY": "sk-cli-test"},
+        "--api-key-file",
+        str(key_file),
         stderr=asyncio.subprocess.PIPE,
     )
     try:

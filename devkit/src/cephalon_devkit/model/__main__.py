@@ -2,8 +2,9 @@
 
 Local mode and manual debugging run it this way; tests use it in-process instead
 (``cephalon_devkit.testing.model``). The expected credential comes from
-``--api-key`` or the ``CEPHALON_MODEL_STUB_API_KEY`` variable (the variable keeps it out
-of the process list); without one every request is accepted.
+``--api-key-file`` (a file, as every Cephalon component reads credentials, which also
+keeps it out of the process list) or ``--api-key``; without one every request is
+accepted.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
+from pathlib import Path
 
 import structlog
 
@@ -31,7 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8399, help="0 picks a free port")
     parser.add_argument("--script", help="YAML or JSON script (default: the built-in demo)")
-    parser.add_argument("--api-key", help="expected bearer token (or CEPHALON_MODEL_STUB_API_KEY)")
+    key = parser.add_mutually_exclusive_group()
+    key.add_argument("--api-key-file", help="file holding the expected bearer token")
+    key.add_argument("--api-key", help="expected bearer token")
     parser.add_argument("--check", action="store_true", help="validate the script and exit")
     return parser
 
@@ -58,7 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         log.info("model_stub_script_ok", steps=len(script.steps))
         return 0
-    api_key = args.api_key or os.environ.get("CEPHALON_MODEL_STUB_API_KEY") or None
+    api_key: str | None = args.api_key
+    if args.api_key_file:
+        try:
+            api_key = Path(args.api_key_file).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            log.error("model_stub_bad_key_file", path=args.api_key_file, error=e.strerror)
+            return 2
     asyncio.run(_serve(script, args.host, args.port, api_key))
     return 0
 
