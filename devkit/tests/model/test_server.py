@@ -185,6 +185,7 @@ async def test_raw_error_body(model_server: ScriptedModelServer) -> None:
     model_server.load([{"error": {"status": 502, "body": "<html>bad gateway</html>"}}])
     response = await post(model_server, {"messages": USER})
     assert (response.status_code, response.text) == (502, "<html>bad gateway</html>")
+    assert response.headers["content-type"].startswith("text/html")
 
 
 async def test_rate_limit_then_success(model_server: ScriptedModelServer) -> None:

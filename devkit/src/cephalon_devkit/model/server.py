@@ -296,8 +296,14 @@ class ScriptedModelServer:
             spec: ErrorSpec = step.error if isinstance(step, ErrorStep) else step.as_error()
             text, headers = scripted_error(spec)
             await self._finish(record, spec.status, "error")
+            raw = isinstance(spec.body, str)
+            content_type = (
+                ("text/html" if text.lstrip().startswith("<") else "text/plain")
+                if raw
+                else "application/json"
+            )
             return web.Response(
-                status=spec.status, text=text, headers=headers, content_type="application/json"
+                status=spec.status, text=text, headers=headers, content_type=content_type
             )
         assert isinstance(step, TextStep | ToolCallStep)
         if chat.get("stream"):
@@ -323,7 +329,7 @@ class ScriptedModelServer:
                 await self._finish(record, 0, "broken")
                 return web.Response()  # never reaches the client: the socket is gone
         completion_id = f"chatcmpl-stub{record.seq}"
-        model = chat.get("model") or self.script.models[0]
+        model = chat.get("model") or "cephalon-stub"
         if isinstance(step, TextStep):
             content: str | None = step.reply
             calls, ids = [], []
@@ -354,7 +360,7 @@ class ScriptedModelServer:
         step: TextStep | ToolCallStep,
     ) -> web.StreamResponse:
         completion_id = f"chatcmpl-stub{record.seq}"
-        model = chat.get("model") or self.script.models[0]
+        model = chat.get("model") or "cephalon-stub"
         created = int(time.time())
         response = web.StreamResponse(
             status=200,
