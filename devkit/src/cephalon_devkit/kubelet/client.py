@@ -165,6 +165,18 @@ class KubeClient:
             ),
         )
 
+    async def bind_pod(self, namespace: str, name: str, uid: str, node_name: str) -> None:
+        """Bind a pod to a node, as the scheduler does (``pods/binding``)."""
+        body: JsonObject = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace, "uid": uid},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
+        }
+        await self._request(
+            "POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", body=body
+        )
+
     async def delete_pod_now(self, namespace: str, name: str, uid: str) -> None:
         """The kubelet's final delete: grace period 0, only this incarnation (uid)."""
         body = {

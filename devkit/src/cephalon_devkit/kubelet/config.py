@@ -24,6 +24,11 @@ class KubeletConfig:
     ``pvc_root`` enables ``persistentVolumeClaim`` volumes: claim ``c`` of namespace
     ``ns`` is the directory ``<pvc_root>/ns/c``, kept when pods come and go. Without
     it such pods are refused.
+
+    ``bind_pods``: there is no scheduler, so the executor binds each unbound pod it takes
+    to ``node_name`` through ``pods/binding`` (which makes the API server delete it
+    gracefully, waiting for the executor). When the API has no binding subresource the
+    pod is run unbound, and its deletion is immediate.
     """
 
     state_dir: Path
@@ -33,6 +38,7 @@ class KubeletConfig:
     pod_ip: str = "127.0.0.1"
     image_commands: Mapping[str, tuple[str, ...]] = field(default_factory=_no_images)
     pvc_root: Path | None = None
+    bind_pods: bool = True
     backoff_base: float = 10.0
     backoff_cap: float = 300.0
     backoff_reset_after: float = 600.0

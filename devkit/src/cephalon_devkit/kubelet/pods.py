@@ -237,7 +237,32 @@ class PodWorker:
     async def _stop_containers(self, grace: float) -> None:
         await asyncio.gather(*(c.stop(grace) for c in [*self._init, *self._main]))
 
+    async def _bind(self) -> bool:
+        """Bind an unbound pod to this node; False when another node has it."""
+        if not self._config.bind_pods or self._pod.get("spec", {}).get("nodeName"):
+            return True
+        try:
+            await self._client.bind_pod(self.namespace, self.name, self.uid, self._config.node_name)
+        except Conflict as error:
+            self._log.warning("pod not bound here", error=str(error))
+            return False
+        except (ApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
+            self._log.info("pod left unbound", error=str(error))
+        return True
+
     async def _life(self) -> None:
+        try:
+            await self._live()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._log.exception("pod worker failed")
+            raise
+
+    async def _live(self) -> None:
+        if not await self._bind():
+            self._gone = True
+            return
         problems = unsupported(self._pod, self._config)
         if problems:
             self._unsupported = "; ".join(problems)
@@ -271,11 +296,11 @@ class PodWorker:
         await asyncio.sleep(max(seconds - (time.monotonic() - began), 0))
         message = "Pod was active on the node longer than the specified deadline"
         self._log.info("active deadline exceeded", seconds=seconds)
-        self._failure = ("DeadlineExceeded", message)
         self.emit("Normal", "DeadlineExceeded", message)
         self._stopping = True
-        self._dirty.set()
         await self._stop_containers(grace_period(self._pod))
+        # Failed is reported once the containers are stopped, never while one still runs.
+        self._failure = ("DeadlineExceeded", message)
         self._dirty.set()
 
     async def _fetch_sources(self) -> tuple[dict[str, Secret], dict[str, ConfigMap]]:

@@ -8,10 +8,10 @@ that is suspended and resumed finds its workspace again.
 
 The container finds its volumes three ways:
 
-* every absolute path in ``workingDir``, ``command``, ``args``, literal ``env`` values
-  and exec-probe commands that equals or lies under a ``mountPath`` (also as the value
-  of a ``--flag=/path`` word) is rewritten to the host directory
-  (``translate_path``), honouring ``subPath``;
+* every path under a ``mountPath`` in ``workingDir``, ``command``, ``args``, literal
+  ``env`` values and exec-probe commands is rewritten to the host directory, also
+  inside a word such as ``--dir=/workspace`` or a ``sh -c`` script (``translate_path``
+  gives the exact rule), honouring ``subPath``;
 * ``CEPHALON_VOLUME_<NAME>`` holds the host directory of each volume the container
   mounts (``NAME`` upper-cased, other characters as ``_``), and
   ``CEPHALON_POD_ROOT`` the pod's root; both can be used as ``$(VAR)`` in the pod's
@@ -233,18 +233,25 @@ def container_mounts(
     return mounts
 
 
-def translate_path(value: str, mounts: Sequence[tuple[str, str]]) -> str:
-    """Rewrite an absolute path under a mount (or ``--flag=/path``) to the host path.
+_BOUNDARY = "\\s'\"=:;,(){}<>|&`"
 
-    Anything else is returned unchanged. ``mounts`` must be longest-first, as
-    ``container_mounts`` returns them.
+
+def translate_path(value: str, mounts: Sequence[tuple[str, str]]) -> str:
+    """Rewrite every mount path that appears as a path in ``value`` to its host path.
+
+    A mount path counts where it starts the word or follows a space, quote, ``=``,
+    ``:``, ``;``, ``,``, a bracket, ``<``, ``>``, ``|``, ``&`` or a backquote, and ends
+    the word, is followed by ``/`` or by one of those characters. So ``/workspace/a``,
+    ``--dir=/workspace``, ``PATH=/tools/bin:/usr/bin`` and ``sh -c "cd /workspace && make"``
+    are rewritten; ``/workspacefoo`` and ``http://host/workspace`` are not. ``mounts`` must
+    be longest-first, as ``container_mounts`` returns them.
     """
-    if value.startswith("/"):
-        return _translate_absolute(value, mounts)
-    head, sep, tail = value.partition("=")
-    if sep and tail.startswith("/") and not head.startswith("/"):
-        return head + sep + _translate_absolute(tail, mounts)
-    return value
+    if not mounts:
+        return value
+    hosts = dict(mounts)
+    alternatives = "|".join(re.escape(mount_path) for mount_path, _ in mounts)
+    pattern = re.compile(f"(?:^|(?<=[{_BOUNDARY}]))({alternatives})(?=$|[/{_BOUNDARY}])")
+    return pattern.sub(lambda match: hosts[match[1]], value)
 
 
 def _translate_absolute(path: str, mounts: Sequence[tuple[str, str]]) -> str:

@@ -1,0 +1,483 @@
+"""The executor against the Kubernetes API emulator, running real local processes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cephalon_devkit.kubelet import PodExecutor
+
+from .conftest import Api, MakeExecutor, eventually
+
+NS = "default"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def pod(name: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    """A Pod manifest; containers without an image get one (the API requires it)."""
+    for container in [*containers, *spec.get("initContainers", [])]:
+        container.setdefault("image", "busybox:1.36")
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": containers, **spec},
+    }
+
+
+def condition(obj: dict[str, Any], kind: str) -> str | None:
+    for cond in obj.get("status", {}).get("conditions", []):
+        if cond["type"] == kind:
+            return str(cond["status"])
+    return None
+
+
+def container_status(obj: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    statuses = obj.get("status", {}).get("containerStatuses") or [{}]
+    return statuses[index]  # type: ignore[no-any-return]
+
+
+async def test_http_server_becomes_ready_and_is_terminated_on_delete(
+    api: Api, executor: PodExecutor, tmp_path: Path
+) -> None:
+    port = free_port()
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "web",
+            [
+                {
+                    "name": "web",
+                    "image": "python:3.11",
+                    "command": [sys.executable, "-m", "http.server", str(port)],
+                    "args": ["--bind", "127.0.0.1", "--directory", "/srv"],
+                    "ports": [{"name": "http", "containerPort": port}],
+                    "readinessProbe": {
+                        "httpGet": {"path": "/", "port": "http"},
+                        "periodSeconds": 1,
+                    },
+                    "volumeMounts": [{"name": "site", "mountPath": "/srv"}],
+                }
+            ],
+            volumes=[{"name": "site", "emptyDir": {}}],
+            terminationGracePeriodSeconds=5,
+        ),
+    )
+
+    async def ready() -> dict[str, Any] | None:
+        obj = await api.pod(NS, "web")
+        return obj if obj and condition(obj, "Ready") == "True" else None
+
+    obj = await eventually(ready, what="pod Ready")
+    status = obj["status"]
+    assert status["phase"] == "Running"
+    assert status["podIP"] == "127.0.0.1"
+    assert status["startTime"].endswith("Z")
+    assert obj["spec"]["nodeName"] == "cephalon-local"
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {
+        "Initialized": "True",
+        "Ready": "True",
+        "ContainersReady": "True",
+        "PodScheduled": "True",
+    }
+    web = container_status(obj)
+    assert web["ready"] is True and web["started"] is True and web["restartCount"] == 0
+    assert "running" in web["state"]
+    pid = int(web["containerID"].removeprefix("local://"))
+    assert alive(pid)
+
+    began = time.monotonic()
+    deleting = await api.delete_pod(NS, "web")
+    assert deleting["metadata"]["deletionGracePeriodSeconds"] == 5  # graceful: bound pod
+
+    async def gone() -> bool:
+        return await api.pod(NS, "web") is None and not alive(pid)
+
+    await eventually(gone, what="pod object and process gone")
+    assert time.monotonic() - began < 5  # http.server exits on SIGTERM, no SIGKILL wait
+    events = {e["reason"] for e in await api.events(NS, "web")}
+    assert {"Scheduled", "Started", "Killing"} <= events
+    # http.server logs each probe request on stderr, which goes to the container's log.
+    log = (tmp_path / "logs" / NS / "web" / "web.log").read_text()
+    assert '"GET / HTTP/1.1" 200' in log
+
+
+async def test_crashing_container_restarts_with_growing_backoff(
+    api: Api, executor: PodExecutor, tmp_path: Path
+) -> None:
+    starts = tmp_path / "starts"
+    script = "import sys, time; open(sys.argv[1], 'a').write(f'{time.time()}\\n'); sys.exit(3)"
+    await api.create(
+        NS,
+        "pods",
+        pod("crash", [{"name": "app", "command": [sys.executable, "-c", script, str(starts)]}]),
+    )
+    seen_backoff: list[dict[str, Any]] = []
+
+    async def four_starts() -> bool:
+        obj = await api.pod(NS, "crash")
+        waiting = container_status(obj or {}).get("state", {}).get("waiting", {})
+        if waiting.get("reason") == "CrashLoopBackOff":
+            seen_backoff.append(container_status(obj or {}))
+        return starts.exists() and len(starts.read_text().split()) >= 4
+
+    await eventually(four_starts, what="four starts")
+    times = [float(t) for t in starts.read_text().split()]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)][:3]
+    # The kubelet restarts at once after the first crash, then waits base, 2*base, ...
+    assert gaps[1] >= 0.4 * 0.9, gaps
+    assert gaps[2] >= 0.8 * 0.9, gaps
+    assert gaps[2] > gaps[1] > gaps[0], gaps
+    assert seen_backoff, "never saw waiting.reason CrashLoopBackOff"
+    crash = seen_backoff[-1]
+    assert crash["state"]["waiting"]["message"].startswith("back-off ")
+    assert (
+        "restarting failed container=app pod=crash_default(" in crash["state"]["waiting"]["message"]
+    )
+    assert crash["lastState"]["terminated"]["exitCode"] == 3
+    assert crash["lastState"]["terminated"]["reason"] == "Error"
+    assert crash["restartCount"] >= 1
+    obj = await api.pod(NS, "crash")
+    assert obj is not None and obj["status"]["phase"] == "Running"
+    assert container_status(obj)["restartCount"] >= 3
+    assert "BackOff" in {e["reason"] for e in await api.events(NS, "crash")}
+
+
+async def test_env_volumes_init_container_and_working_dir(
+    api: Api, executor: PodExecutor, tmp_path: Path
+) -> None:
+    await api.create(
+        NS,
+        "secrets",
+        {
+            "metadata": {"name": "creds"},
+            "data": {"token": base64.b64encode(b"s3cret").decode()},
+            "stringData": {"user": "ann"},
+        },
+    )
+    await api.create(
+        NS,
+        "configmaps",
+        {"metadata": {"name": "settings"}, "data": {"mode": "fast", "app.yaml": "a: 1\n"}},
+    )
+    report = (
+        "import json, os, pathlib, sys\n"
+        "print(json.dumps({\n"
+        "  'cwd': os.getcwd(),\n"
+        "  'env': {k: os.environ.get(k) for k in sys.argv[2:]},\n"
+        "  'config': pathlib.Path(sys.argv[1]).read_text(),\n"
+        "  'token': pathlib.Path(os.environ['CEPHALON_VOLUME_CREDS'], 'tok').read_text(),\n"
+        "  'seed': pathlib.Path('seed.txt').read_text(),\n"
+        "  'files': sorted(os.listdir(os.environ['CEPHALON_VOLUME_SETTINGS'])),\n"
+        "}))\n"
+    )
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "env",
+            [
+                {
+                    "name": "app",
+                    "command": [sys.executable, "-c", report, "/etc/app/app.yaml"],
+                    "args": ["TOKEN", "USER", "MODE", "CFG_mode", "GREETING", "WORK", "POD_NAME"],
+                    "workingDir": "/scratch",
+                    "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+                    "env": [
+                        {
+                            "name": "TOKEN",
+                            "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}},
+                        },
+                        {
+                            "name": "USER",
+                            "valueFrom": {"secretKeyRef": {"name": "creds", "key": "user"}},
+                        },
+                        {
+                            "name": "MODE",
+                            "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}},
+                        },
+                        {"name": "GREETING", "value": "hi $(USER) in $(MODE) mode"},
+                        {"name": "WORK", "value": "/scratch/sub"},
+                        {
+                            "name": "POD_NAME",
+                            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+                        },
+                    ],
+                    "volumeMounts": [
+                        {"name": "work", "mountPath": "/scratch"},
+                        {"name": "settings", "mountPath": "/etc/app"},
+                        {"name": "creds", "mountPath": "/etc/creds", "readOnly": True},
+                    ],
+                }
+            ],
+            initContainers=[
+                {
+                    "name": "seed",
+                    "command": ["sh", "-c", "echo seeded > /scratch/seed.txt"],
+                    "volumeMounts": [{"name": "work", "mountPath": "/scratch"}],
+                }
+            ],
+            volumes=[
+                {"name": "work", "emptyDir": {}},
+                {"name": "settings", "configMap": {"name": "settings"}},
+                {
+                    "name": "creds",
+                    "secret": {"secretName": "creds", "items": [{"key": "token", "path": "tok"}]},
+                },
+            ],
+            restartPolicy="Never",
+        ),
+    )
+
+    async def succeeded() -> dict[str, Any] | None:
+        obj = await api.pod(NS, "env")
+        return obj if obj and obj["status"].get("phase") == "Succeeded" else None
+
+    obj = await eventually(succeeded, what="pod Succeeded")
+    init = obj["status"]["initContainerStatuses"][0]
+    assert init["state"]["terminated"]["exitCode"] == 0
+    assert container_status(obj)["state"]["terminated"]["reason"] == "Completed"
+    assert condition(obj, "Ready") == "False"
+    output = json.loads((tmp_path / "logs" / NS / "env" / "app.log").read_text())
+    work = output["cwd"]
+    assert work.startswith(str(tmp_path / "state")) and work.endswith("/volumes/work")
+    assert output == {
+        "cwd": work,
+        "env": {
+            "TOKEN": "s3cret",
+            "USER": "ann",
+            "MODE": "fast",
+            "CFG_mode": "fast",
+            "GREETING": "hi ann in fast mode",
+            "WORK": work + "/sub",
+            "POD_NAME": "env",
+        },
+        "config": "a: 1\n",
+        "token": "s3cret",
+        "seed": "seeded\n",
+        "files": ["app.yaml", "mode"],
+    }
+
+
+async def test_missing_secret_waits_as_config_error_then_runs(
+    api: Api, executor: PodExecutor
+) -> None:
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "late",
+            [
+                {
+                    "name": "app",
+                    "command": ["sh", "-c", 'test "$PW" = ok'],
+                    "env": [
+                        {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "late", "key": "pw"}}}
+                    ],
+                }
+            ],
+            restartPolicy="Never",
+        ),
+    )
+
+    async def config_error() -> bool:
+        obj = await api.pod(NS, "late")
+        waiting = container_status(obj or {}).get("state", {}).get("waiting", {})
+        return (
+            waiting.get("reason") == "CreateContainerConfigError"
+            and waiting.get("message") == 'secret "late" not found'
+        )
+
+    await eventually(config_error, what="CreateContainerConfigError")
+    await api.create(NS, "secrets", {"metadata": {"name": "late"}, "stringData": {"pw": "ok"}})
+
+    async def succeeded() -> bool:
+        obj = await api.pod(NS, "late")
+        return bool(obj and obj["status"].get("phase") == "Succeeded")
+
+    await eventually(succeeded, what="pod Succeeded after the secret appeared")
+
+
+async def test_exec_readiness_probe_follows_a_file(api: Api, executor: PodExecutor) -> None:
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "execprobe",
+            [
+                {
+                    "name": "app",
+                    "command": ["sh", "-c", "sleep 1.5; touch /data/ready; exec sleep 60"],
+                    "readinessProbe": {
+                        "exec": {"command": ["test", "-f", "/data/ready"]},
+                        "periodSeconds": 1,
+                    },
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                }
+            ],
+            volumes=[{"name": "data", "emptyDir": {}}],
+            terminationGracePeriodSeconds=1,
+        ),
+    )
+
+    async def running_unready() -> bool:
+        obj = await api.pod(NS, "execprobe")
+        return bool(
+            obj
+            and obj["status"].get("phase") == "Running"
+            and condition(obj, "ContainersReady") == "False"
+        )
+
+    await eventually(running_unready, what="Running but not ready")
+
+    async def ready() -> bool:
+        obj = await api.pod(NS, "execprobe")
+        return bool(obj and condition(obj, "Ready") == "True")
+
+    await eventually(ready, what="Ready after the file appeared")
+    obj = await api.pod(NS, "execprobe")
+    assert obj is not None and container_status(obj)["restartCount"] == 0
+
+
+async def test_active_deadline_fails_the_pod_and_kills_it(api: Api, executor: PodExecutor) -> None:
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "deadline",
+            [{"name": "app", "command": ["sleep", "60"]}],
+            activeDeadlineSeconds=1,
+            terminationGracePeriodSeconds=1,
+        ),
+    )
+
+    async def running_pid() -> int | None:
+        obj = await api.pod(NS, "deadline")
+        cid = container_status(obj or {}).get("containerID", "")
+        return int(cid.removeprefix("local://")) if cid else None
+
+    pid = await eventually(running_pid, what="container running")
+
+    async def failed() -> dict[str, Any] | None:
+        obj = await api.pod(NS, "deadline")
+        return obj if obj and obj["status"].get("phase") == "Failed" else None
+
+    obj = await eventually(failed, what="pod Failed")
+    assert obj["status"]["reason"] == "DeadlineExceeded"
+    assert (
+        obj["status"]["message"] == "Pod was active on the node longer than the specified deadline"
+    )
+    assert container_status(obj)["state"]["terminated"]["exitCode"] == 143
+    assert not alive(pid)
+    assert "DeadlineExceeded" in {e["reason"] for e in await api.events(NS, "deadline")}
+
+
+async def test_unsupported_pod_is_refused_not_run(
+    api: Api, executor: PodExecutor, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "hostpath",
+            [
+                {
+                    "name": "app",
+                    "command": ["touch", str(marker)],
+                    "volumeMounts": [{"name": "root", "mountPath": "/host"}],
+                }
+            ],
+            volumes=[{"name": "root", "hostPath": {"path": "/"}}],
+        ),
+    )
+
+    async def failed() -> dict[str, Any] | None:
+        obj = await api.pod(NS, "hostpath")
+        return obj if obj and obj["status"].get("phase") == "Failed" else None
+
+    obj = await eventually(failed, what="pod Failed")
+    assert obj["status"]["reason"] == "Unsupported"
+    assert obj["status"]["message"] == "volume root: hostPath volumes are not supported"
+    events = await eventually(lambda: api.events(NS, "hostpath"), what="an event")
+    warning = next(e for e in events if e["reason"] == "Unsupported")
+    assert warning["type"] == "Warning"
+    assert warning["message"] == "volume root: hostPath volumes are not supported"
+    assert not marker.exists()
+    await api.delete_pod(NS, "hostpath")
+    await eventually(lambda: _absent(api, "hostpath"), what="refused pod deleted")
+
+
+async def _absent(api: Api, name: str) -> bool:
+    return await api.pod(NS, name) is None
+
+
+async def test_claim_directory_outlives_its_pod(
+    api: Api, make_executor: MakeExecutor, tmp_path: Path
+) -> None:
+    await make_executor(pvc_root=tmp_path / "pvc")
+    volume = {"name": "ws", "persistentVolumeClaim": {"claimName": "ws-s1"}}
+    mount = {"name": "ws", "mountPath": "/workspace"}
+    for name, script in (
+        ("writer", "echo kept > /workspace/note"),
+        ("reader", 'test "$(cat /workspace/note)" = kept'),
+    ):
+        await api.create(
+            NS,
+            "pods",
+            pod(
+                name,
+                [{"name": "app", "command": ["sh", "-c", script], "volumeMounts": [mount]}],
+                volumes=[volume],
+                restartPolicy="Never",
+            ),
+        )
+
+        async def succeeded(name: str = name) -> bool:
+            obj = await api.pod(NS, name)
+            return bool(obj and obj["status"].get("phase") == "Succeeded")
+
+        await eventually(succeeded, what=f"{name} Succeeded")
+        await api.delete_pod(NS, name)
+    assert (tmp_path / "pvc" / NS / "ws-s1" / "note").read_text() == "kept\n"
+
+
+async def test_shutdown_stops_every_container(api: Api, make_executor: MakeExecutor) -> None:
+    executor = await make_executor(shutdown_grace=0.5)
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "stubborn", [{"name": "app", "command": ["sh", "-c", "trap '' TERM; sleep 60 & wait"]}]
+        ),
+    )
+
+    async def running_pid() -> int | None:
+        obj = await api.pod(NS, "stubborn")
+        cid = container_status(obj or {}).get("containerID", "")
+        return int(cid.removeprefix("local://")) if cid else None
+
+    pid = await eventually(running_pid, what="container running")
+    await executor.aclose()
+    assert not alive(pid)
+    assert await api.pod(NS, "stubborn") is not None  # a node going away leaves the pod object
