@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     from cephalon_devkit.kube import command as kube_command
+    from cephalon_devkit.kubelet import command as kubelet_command
 
     parser = argparse.ArgumentParser(prog="cephalon", description="Cephalon developer CLI")
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
@@ -24,6 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
             "kube",
             help="serve the Kubernetes API emulator and write a kubeconfig for it",
             description="Serve the Kubernetes API emulator until SIGINT/SIGTERM.",
+        )
+    )
+    kubelet_command.add_arguments(
+        dev_commands.add_parser(
+            "kubelet",
+            help="run the pods of a Kubernetes API (e.g. the emulator) as local processes",
+            description="Run the local pod executor until SIGINT/SIGTERM.",
         )
     )
     return parser

@@ -1,5 +1,6 @@
-"""Fixtures for the executor's integration tests: the Kubernetes API emulator, a small
-HTTP helper to act as a user of the API, and a running executor with short back-off."""
+"""Fixtures for the executor's integration tests: the Kubernetes API emulator
+(``cephalon_devkit.testing.kube``), a small HTTP helper to act as a user of the API, and
+a running executor with a short back-off."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from typing import Any, TypeVar
 import aiohttp
 import pytest_asyncio
 
-from cephalon_devkit.kube import KubeApiServer
 from cephalon_devkit.kubelet import KubeletConfig, PodExecutor, load_kubeconfig
 from cephalon_devkit.kubelet.client import KubeClient
+from cephalon_devkit.testing.kube import KubeApiHandle, kube_api  # noqa: F401
 
 T = TypeVar("T")
 
@@ -68,25 +69,22 @@ class Api:
 
 
 @pytest_asyncio.fixture
-async def kube_server() -> AsyncIterator[KubeApiServer]:
-    async with KubeApiServer() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def api(kube_server: KubeApiServer) -> AsyncIterator[Api]:
+async def api(kube_api: KubeApiHandle) -> AsyncIterator[Api]:  # noqa: F811
     async with aiohttp.ClientSession() as session:
-        yield Api(session, kube_server.url)
+        yield Api(session, kube_api.url)
 
 
 MakeExecutor = Callable[..., Awaitable[PodExecutor]]
 
 
 @pytest_asyncio.fixture
-async def make_executor(kube_server: KubeApiServer, tmp_path: Path) -> AsyncIterator[MakeExecutor]:
+async def make_executor(
+    kube_api: KubeApiHandle,  # noqa: F811
+    tmp_path: Path,
+) -> AsyncIterator[MakeExecutor]:
     """Factory for a started executor over the emulator (closed at the end)."""
     stack: list[tuple[PodExecutor, aiohttp.ClientSession, aiohttp.ClientSession]] = []
-    connection = load_kubeconfig(kube_server.write_kubeconfig(tmp_path / "kubeconfig"))
+    connection = load_kubeconfig(kube_api.kubeconfig_path)
 
     async def make(**overrides: Any) -> PodExecutor:
         settings: dict[str, Any] = {
