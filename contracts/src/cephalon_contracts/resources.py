@@ -376,6 +376,8 @@ class AgentSessionStatus(ResourceModel):
     pod_name: str | None = None
     """The session pod's name while one exists."""
     started_at: AwareDatetime | None = None
+    suspended_at: AwareDatetime | None = None
+    """When the pod was last removed for suspension (a later wake resumes it)."""
     last_activity_at: AwareDatetime | None = None
     """Time of the last turn or runtime heartbeat with activity."""
     turns: int = Field(default=0, ge=0)
