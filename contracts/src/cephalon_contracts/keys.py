@@ -52,3 +52,17 @@ def model_token_key(*, provider: str, tenant: str, token: str, root: str = DEFAU
         name=f"model-token.{token_digest(token)}",
         root=root,
     )
+
+
+def usage_key(*, provider: str, tenant: str, session_id: str, root: str = DEFAULT_ROOT) -> str:
+    """Hash of token counts the model gateway measured for a session (fields
+    ``input_tokens``, ``output_tokens``, ``requests``); the operator copies it to status.
+    Kept outside the session's own key prefix so the session cannot rewrite it."""
+    return topic(
+        provider=provider, tenant=tenant, area="usage", name=f"session.{session_id}", root=root
+    )
+
+
+def tenant_usage_key(*, provider: str, tenant: str, day: str, root: str = DEFAULT_ROOT) -> str:
+    """Hash of the tenant's token counts for one UTC day (``YYYYMMDD``)."""
+    return topic(provider=provider, tenant=tenant, area="usage", name=f"day.{day}", root=root)
