@@ -52,8 +52,8 @@ def condition(obj: dict[str, Any], kind: str) -> str | None:
 
 
 def container_status(obj: dict[str, Any], index: int = 0) -> dict[str, Any]:
-    statuses = obj.get("status", {}).get("containerStatuses") or [{}]
-    return statuses[index]  # type: ignore[no-any-return]
+    statuses = obj.get("status", {}).get("containerStatuses") or []
+    return statuses[index] if index < len(statuses) else {}  # type: ignore[no-any-return]
 
 
 async def test_http_server_becomes_ready_and_is_terminated_on_delete(
@@ -481,3 +481,65 @@ async def test_shutdown_stops_every_container(api: Api, make_executor: MakeExecu
     await executor.aclose()
     assert not alive(pid)
     assert await api.pod(NS, "stubborn") is not None  # a node going away leaves the pod object
+
+
+async def test_liveness_failure_restarts_and_startup_probe_gates_started(
+    api: Api, executor: PodExecutor
+) -> None:
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "probes",
+            [
+                {
+                    "name": "flaky",
+                    "command": [
+                        "sh",
+                        "-c",
+                        "touch /data/alive; sleep 1; rm /data/alive; exec sleep 60",
+                    ],
+                    "livenessProbe": {
+                        "exec": {"command": ["test", "-f", "/data/alive"]},
+                        "periodSeconds": 1,
+                        "failureThreshold": 1,
+                    },
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                },
+                {
+                    "name": "slow",
+                    "command": ["sh", "-c", "sleep 1; touch /data/started; exec sleep 60"],
+                    "startupProbe": {
+                        "exec": {"command": ["test", "-f", "/data/started"]},
+                        "periodSeconds": 1,
+                        "failureThreshold": 30,
+                    },
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                },
+            ],
+            volumes=[{"name": "data", "emptyDir": {}}],
+            terminationGracePeriodSeconds=1,
+        ),
+    )
+    seen_unstarted = False
+
+    async def restarted_and_started() -> dict[str, Any] | None:
+        nonlocal seen_unstarted
+        obj = await api.pod(NS, "probes")
+        if obj is None:
+            return None
+        slow = container_status(obj, 1)
+        if "running" in slow.get("state", {}) and slow.get("started") is False:
+            seen_unstarted = True
+            assert slow["ready"] is False
+        flaky = container_status(obj, 0)
+        done = flaky.get("restartCount", 0) >= 1 and slow.get("started") is True
+        return obj if done else None
+
+    obj = await eventually(restarted_and_started, what="a liveness restart and a started probe")
+    assert seen_unstarted, "the startup-probed container was never reported started=False"
+    flaky = container_status(obj, 0)
+    assert flaky["lastState"]["terminated"]["exitCode"] == 143
+    assert container_status(obj, 1)["restartCount"] == 0
+    messages = [e["message"] for e in await api.events(NS, "probes") if e["reason"] == "Killing"]
+    assert "Container flaky failed liveness probe, will be restarted" in messages

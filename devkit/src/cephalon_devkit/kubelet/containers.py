@@ -238,20 +238,21 @@ class ContainerRunner:
         async def perform() -> ProbeOutcome:
             return await run_probe(probe, context, http)
 
-        def on_change(result: bool, outcome: ProbeOutcome) -> None:
-            self._on_probe(kind, result, outcome, probes, context, process)
+        def on_result(changed: bool, result: bool | None, outcome: ProbeOutcome) -> None:
+            self._on_probe(kind, changed, result, outcome, probes, context, process)
 
         def done(t: ProbeTracker) -> bool:
             return kind == "startupProbe" and t.result is True
 
         self._probe_tasks.append(
-            asyncio.create_task(probe_loop(probe, tracker, perform, on_change, stop_when=done))
+            asyncio.create_task(probe_loop(probe, tracker, perform, on_result, stop_when=done))
         )
 
     def _on_probe(
         self,
         kind: str,
-        result: bool,
+        changed: bool,
+        result: bool | None,
         outcome: ProbeOutcome,
         probes: dict[str, Probe],
         context: ProbeContext,
@@ -262,10 +263,11 @@ class ContainerRunner:
             self._pod.emit(
                 "Warning", "Unhealthy", f"{label} probe failed: {outcome.message}", self.name
             )
+        if not changed:
+            return
         if kind == "readinessProbe":
-            if self.ready != result:
-                self.ready = result
-                self._pod.changed()
+            self.ready = bool(result)
+            self._pod.changed()
             return
         if kind == "startupProbe" and result:
             self.started = True
@@ -275,7 +277,7 @@ class ContainerRunner:
                 if later in probes:
                     self._spawn_probe(later, probes, context, process)
             return
-        if not result:
+        if result is False:
             what = "startup" if kind == "startupProbe" else "liveness"
             self._pod.emit(
                 "Normal",

@@ -155,14 +155,14 @@ async def probe_loop(
     probe: Probe,
     tracker: ProbeTracker,
     perform: Callable[[], Awaitable[ProbeOutcome]],
-    on_change: Callable[[bool, ProbeOutcome], None],
+    on_result: Callable[[bool, bool | None, ProbeOutcome], None],
     *,
     stop_when: Callable[[ProbeTracker], bool] = lambda _: False,
 ) -> None:
     """Probe every ``periodSeconds`` after ``initialDelaySeconds`` until cancelled.
 
-    ``on_change`` is called with the new overall result and the outcome that caused it
-    (and on each failed attempt, so callers can post ``Unhealthy`` events).
+    ``on_result(changed, result, outcome)`` is called when the overall result changed and
+    after every failed attempt (so callers can post ``Unhealthy`` events).
     """
     await asyncio.sleep(probe.get("initialDelaySeconds", 0))
     period = max(probe.get("periodSeconds", 10), 1)
@@ -172,7 +172,7 @@ async def probe_loop(
         outcome = await perform()
         changed = tracker.record(outcome.ok)
         if changed or not outcome.ok:
-            on_change(bool(tracker.result), outcome)
+            on_result(changed, tracker.result, outcome)
         if stop_when(tracker):
             return
         await asyncio.sleep(max(period - (loop.time() - began), 0.05))
