@@ -14,7 +14,13 @@ import aiohttp
 import pytest_asyncio
 import yaml
 
-from cephalon_devkit.testing.kube import KubeApiHandle, kube_api, kube_api_threaded  # noqa: F401
+# pytest refuses ``pytest_plugins`` outside the root conftest (it would break a
+# whole-repo run), so the plugin's fixtures are imported instead.
+from cephalon_devkit.testing.kube import (  # noqa: E402, F401
+    KubeApiHandle,
+    kube_api,
+    kube_api_threaded,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 CRD_DIR = REPO / "crds"

@@ -200,3 +200,18 @@ async def test_tables_use_printer_columns(http: Http, crds: object) -> None:
     assert cells[:6] == ["s1", "duck", "alice", "Ready", "True", "cloning"]
     assert cells[6].endswith("s")
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+
+
+async def test_crd_removal_ends_watches(http: Http, crds: object) -> None:
+    import asyncio
+
+    crd = f"{CRDS}/agentsessions.cephalon.dev"
+
+    async def remove_crd() -> None:
+        await asyncio.sleep(0.2)
+        await http.ok("DELETE", crd)
+
+    remover = asyncio.create_task(remove_crd())
+    events = await http.watch(AS_PATH, {"timeoutSeconds": "20"}, until=lambda e: False, timeout=10)
+    await remover
+    assert events == []  # the stream ended (not timed out) when the resource went away

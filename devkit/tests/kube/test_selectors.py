@@ -115,3 +115,32 @@ async def test_watch_selector_transitions_are_added_and_deleted(http: Http) -> N
     assert events[1]["object"]["metadata"]["labels"] == {"app": "x"}  # last matching state
     versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert versions == sorted(versions)
+
+
+async def test_watch_field_selector_on_pod_phase(http: Http) -> None:
+    listed = await http.ok("GET", PODS)
+    await http.ok("POST", PODS, pod_body("ph"))
+    await http.ok(
+        "PATCH",
+        f"{PODS}/ph/status",
+        {"status": {"phase": "Running"}},
+        content_type="application/merge-patch+json",
+    )
+    await http.ok(
+        "PATCH",
+        f"{PODS}/ph/status",
+        {"status": {"phase": "Succeeded"}},
+        content_type="application/merge-patch+json",
+    )
+    events = await http.watch(
+        PODS,
+        {
+            "resourceVersion": listed["metadata"]["resourceVersion"],
+            "fieldSelector": "status.phase=Running",
+        },
+        until=lambda e: len(e) >= 2,
+    )
+    assert [(e["type"], e["object"]["status"]["phase"]) for e in events] == [
+        ("ADDED", "Running"),
+        ("DELETED", "Running"),
+    ]

@@ -426,11 +426,15 @@ class Handlers:
                     await self._bookmark(response, t, None)
                     next_bookmark = loop.time() + self.bookmark_interval_s
                 continue
-            batch: list[Delivery] = [first]
+            batch: list[Delivery | None] = [first]
             while not watcher.queue.empty():
                 batch.append(watcher.queue.get_nowait())
-            chunk = b"".join(self._encode(t, d, table, include) for d in batch)
-            await response.write(chunk)
+            closed = None in batch
+            chunk = b"".join(self._encode(t, d, table, include) for d in batch if d is not None)
+            if chunk:
+                await response.write(chunk)
+            if closed:
+                return
 
     def _encode(self, t: Target, delivery: Delivery, table: bool, include: str) -> bytes:
         obj = self._versioned(t, delivery.obj)

@@ -42,6 +42,9 @@ class EventSink:
     def offer(self, event: StoredEvent) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def close(self) -> None:
+        """The resource stopped being served (its CRD is gone): end the watch."""
+
 
 @dataclass(slots=True)
 class _History:
@@ -209,5 +212,7 @@ class Store:
     def drop_resource(self, rkey: ResourceKey) -> None:
         """Forget a resource's history once its CRD is gone (its objects already are)."""
         self._history.pop(rkey, None)
+        for sink in self._sinks.pop(rkey, set()):
+            sink.close()
         self._objects.pop(rkey, None)
         self._counts.pop(rkey, None)

@@ -37,7 +37,7 @@ class Watcher(EventSink):
         self.namespace = namespace
         self.labels = labels
         self.fields = fields
-        self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self.queue: asyncio.Queue[Delivery | None] = asyncio.Queue()
         self.last_rv = 0
 
     def matches(self, obj: KubeObject | None) -> bool:
@@ -65,6 +65,9 @@ class Watcher(EventSink):
                 last = copy.deepcopy(event.old)
                 last["metadata"]["resourceVersion"] = str(event.rv)
                 self._put(event.rv, "DELETED", last)
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
 
     def send_initial(self, objects: list[KubeObject], rv: int) -> None:
         """Synthetic ``ADDED`` events for a watch started without a resourceVersion."""
