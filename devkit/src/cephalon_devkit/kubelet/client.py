@@ -192,3 +192,11 @@ class KubeClient:
 
     async def create_event(self, namespace: str, event: Event) -> None:
         await self._request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
+
+    async def patch_event(self, namespace: str, name: str, patch: JsonObject) -> None:
+        await self._request(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/events/{name}",
+            body=patch,
+            content_type="application/merge-patch+json",
+        )

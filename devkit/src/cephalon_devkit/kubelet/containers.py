@@ -179,6 +179,14 @@ class ContainerRunner:
             self.restart_count += 1
 
     async def _run_once(self, launch: Launch) -> Exit:
+        image = self.spec.get("image", "")
+        self._pod.emit(
+            "Normal",
+            "Pulled",
+            f'Container image "{image}" already present on machine',
+            self.name,
+        )
+        self._pod.emit("Normal", "Created", f"Created container {self.name}", self.name)
         start = asyncio.ensure_future(
             ContainerProcess.start(
                 launch.argv, env=launch.env, cwd=launch.cwd, log_path=launch.log_path

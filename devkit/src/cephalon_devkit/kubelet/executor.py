@@ -111,6 +111,7 @@ class PodExecutor:
         task.add_done_callback(lambda done: self._worker_done(uid, done))
 
     def _worker_done(self, uid: str, task: asyncio.Task[None]) -> None:
+        self._events.forget(uid)
         self._workers.pop(uid, None)
         self._tasks.pop(uid, None)
         self._finished.add(uid)

@@ -134,8 +134,11 @@ class PodWorker:
         reason: str,
         message: str,
         container: str = "",
+        component: str = "kubelet",
     ) -> None:
-        self._events.emit(self._pod, type_, reason, message, container=container)
+        self._events.emit(
+            self._pod, type_, reason, message, container=container, component=component
+        )
 
     async def launch(self, container: Container) -> Launch:
         secrets, config_maps = await self._fetch_sources()
@@ -275,6 +278,7 @@ class PodWorker:
             "Normal",
             "Scheduled",
             f"Successfully assigned {self.namespace}/{self.name} to {self._config.node_name}",
+            component="default-scheduler",
         )
         self.changed()
         await self._prepare_volumes()
