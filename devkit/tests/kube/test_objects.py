@@ -213,3 +213,19 @@ async def test_list_pagination_with_limit_and_continue(http: Http) -> None:
             break
         params = {"limit": "2", "continue": token}
     assert names == [f"page{i}" for i in range(5)]
+
+
+async def test_protobuf_bodies_are_unsupported_media_type(http: Http) -> None:
+    reply = await http.post(
+        CMS, b"k8s\x00\n\x0c\n\x02v1\x12\x06Pod", content_type="application/vnd.kubernetes.protobuf"
+    )
+    assert reply.status == 415 and reply.body["reason"] == "UnsupportedMediaType"
+
+
+async def test_delete_collection_with_selector(http: Http) -> None:
+    for name, app in (("k1", "x"), ("k2", "x"), ("k3", "y")):
+        await http.ok("POST", CMS, {"metadata": {"name": name, "labels": {"app": app}}})
+    deleted = await http.ok("DELETE", CMS, params={"labelSelector": "app=x"})
+    assert [o["metadata"]["name"] for o in deleted["items"]] == ["k1", "k2"]
+    left = await http.ok("GET", CMS)
+    assert [o["metadata"]["name"] for o in left["items"]] == ["k3"]

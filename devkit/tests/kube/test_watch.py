@@ -149,3 +149,11 @@ async def test_watchers_are_released_when_clients_leave(
         return store.watcher_count() == 0
 
     await eventually(released, what="watchers released")
+
+
+async def test_legacy_watch_path(http: Http) -> None:
+    await http.ok("POST", CMS, {"metadata": {"name": "legacy"}})
+    async with http.session.get(http.url + "/api/v1/watch/namespaces/default/configmaps") as r:
+        assert r.headers["Content-Type"] == "application/json;stream=watch"
+        event = json.loads(await r.content.readline())
+    assert event["type"] == "ADDED" and event["object"]["metadata"]["name"] == "legacy"

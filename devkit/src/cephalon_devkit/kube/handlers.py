@@ -22,7 +22,15 @@ from multidict import MultiMapping
 
 from . import discovery, openapi
 from .api import KubeApi, WriteContext, is_terminating
-from .errors import ApiError, BadRequest, Conflict, Gone, MethodNotAllowed, NotFound
+from .errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Gone,
+    MethodNotAllowed,
+    NotFound,
+    UnsupportedMediaType,
+)
 from .resources import POD_KEY, ResourceType
 from .selectors import parse_field_selector, parse_label_selector
 from .tables import to_table
@@ -474,6 +482,12 @@ async def _read_body(request: web.Request) -> Any:
     if not raw:
         return None
     media = (request.content_type or JSON).lower()
+    if "protobuf" in media or "cbor" in media:
+        # Only JSON and YAML bodies; client-go falls back to JSON on a 415.
+        raise UnsupportedMediaType(
+            f'the body of the request was in an unknown format - accepted media types include:'
+            f" application/json, application/yaml (got {media})"
+        )
     try:
         if "yaml" in media:
             return yaml.safe_load(raw)
