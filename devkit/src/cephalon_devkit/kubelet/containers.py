@@ -69,7 +69,7 @@ class PodHooks(Protocol):
     def changed(self) -> None: ...
 
     def emit(
-        self, type_: Literal["Normal", "Warning"], reason: str, message: str, container: str
+        self, type_: Literal["Normal", "Warning"], reason: str, message: str, field_path: str
     ) -> None: ...
 
     async def launch(self, container: Container) -> Launch: ...
@@ -109,6 +109,7 @@ class ContainerRunner:
         self._backoff: BackoffEntry | None = None
         self._probe_tasks: list[asyncio.Task[None]] = []
         self._log = _log.bind(container=self.name)
+        self._field_path = f"spec.{'initContainers' if init else 'containers'}{{{self.name}}}"
 
     def view(self) -> ContainerView:
         return ContainerView(
@@ -135,7 +136,7 @@ class ContainerRunner:
                 launch = await self._pod.launch(self.spec)
             except ContainerConfigError as error:
                 self._set(waiting("CreateContainerConfigError", str(error)))
-                self._pod.emit("Warning", "Failed", f"Error: {error}", self.name)
+                self._pod.emit("Warning", "Failed", f"Error: {error}", self._field_path)
                 await asyncio.sleep(config.config_retry_delay)
                 continue
             exit = await self._run_once(launch)
@@ -169,7 +170,7 @@ class ContainerRunner:
                 self.last_state = self.state
                 self._set(waiting("CrashLoopBackOff", message))
                 self._pod.emit(
-                    "Warning", "BackOff", "Back-off restarting failed container", self.name
+                    "Warning", "BackOff", "Back-off restarting failed container", self._field_path
                 )
                 await asyncio.sleep(remaining)
             if self._pod.stopping():
@@ -184,9 +185,9 @@ class ContainerRunner:
             "Normal",
             "Pulled",
             f'Container image "{image}" already present on machine',
-            self.name,
+            self._field_path,
         )
-        self._pod.emit("Normal", "Created", f"Created container {self.name}", self.name)
+        self._pod.emit("Normal", "Created", f"Created container {self.name}", self._field_path)
         start = asyncio.ensure_future(
             ContainerProcess.start(
                 launch.argv, env=launch.env, cwd=launch.cwd, log_path=launch.log_path
@@ -196,7 +197,7 @@ class ContainerRunner:
             self.process = await asyncio.shield(start)
         except StartError as error:
             now = time.time()
-            self._pod.emit("Warning", "Failed", f"Error: {error}", self.name)
+            self._pod.emit("Warning", "Failed", f"Error: {error}", self._field_path)
             return Exit(128, "StartError", str(error), now, now)
         except asyncio.CancelledError:
             with contextlib.suppress(StartError):
@@ -204,7 +205,7 @@ class ContainerRunner:
             raise
         process = self.process
         self.container_id = f"local://{process.pid}"
-        self._pod.emit("Normal", "Started", f"Started container {self.name}", self.name)
+        self._pod.emit("Normal", "Started", f"Started container {self.name}", self._field_path)
         self._log.info("container started", pid=process.pid, argv=launch.argv)
         probes = container_probes(self.spec)
         self.started = "startupProbe" not in probes
@@ -269,7 +270,7 @@ class ContainerRunner:
         if not outcome.ok:
             label = kind.removesuffix("Probe").capitalize()
             self._pod.emit(
-                "Warning", "Unhealthy", f"{label} probe failed: {outcome.message}", self.name
+                "Warning", "Unhealthy", f"{label} probe failed: {outcome.message}", self._field_path
             )
         if not changed:
             return
@@ -291,7 +292,7 @@ class ContainerRunner:
                 "Normal",
                 "Killing",
                 f"Container {self.name} failed {what} probe, will be restarted",
-                self.name,
+                self._field_path,
             )
             grace = float(probes[kind].get("terminationGracePeriodSeconds", self._grace()))
             self._probe_tasks.append(asyncio.create_task(self._kill(process, grace)))
@@ -317,7 +318,7 @@ class ContainerRunner:
         process = self.process
         if process is None or process.exited is not None:
             return
-        self._pod.emit("Normal", "Killing", f"Stopping container {self.name}", self.name)
+        self._pod.emit("Normal", "Killing", f"Stopping container {self.name}", self._field_path)
         exit = await process.terminate(grace)
         self.ready = False
         self._set(terminated_state(exit, self.container_id))

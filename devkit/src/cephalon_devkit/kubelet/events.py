@@ -107,10 +107,9 @@ class EventRecorder:
         reason: str,
         message: str,
         *,
-        container: str = "",
+        field_path: str = "",
         component: str = "kubelet",
     ) -> None:
-        field_path = f"spec.containers{{{container}}}" if container else ""
         event = build_event(
             pod,
             type_=type_,

@@ -133,11 +133,11 @@ class PodWorker:
         type_: Literal["Normal", "Warning"],
         reason: str,
         message: str,
-        container: str = "",
+        field_path: str = "",
         component: str = "kubelet",
     ) -> None:
         self._events.emit(
-            self._pod, type_, reason, message, container=container, component=component
+            self._pod, type_, reason, message, field_path=field_path, component=component
         )
 
     async def launch(self, container: Container) -> Launch:
