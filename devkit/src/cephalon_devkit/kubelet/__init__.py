@@ -5,11 +5,11 @@ tests and local mode: it watches pods of chosen namespaces, runs each container'
 ``command``/``args`` as a process with its ``env`` and volumes, reports status through
 the ``/status`` subresource, honours probes, restart policy with CrashLoopBackOff,
 graceful deletion and ``activeDeadlineSeconds``, and refuses (``Failed``/
-``Unsupported``) what it cannot honour. See ``docs/`` for the details.
+``Unsupported``) what it cannot honour. See ``docs/devkit.md`` (Local pod executor).
 
 Modules: ``executor`` (entry), ``watching``, ``pods`` (one pod's life), ``containers``
 (one container), ``processes``, ``probes``, ``volumes``, ``env``, ``status``,
-``backoff``, ``admission``, ``events``, ``client``, ``kubeconfig``, ``config``,
+``backoff``, ``admission``, ``events``, ``client``, ``kubeconfig``, ``config``, ``command``,
 ``types``, ``errors``.
 """
 
