@@ -34,6 +34,12 @@ async def eventually(
         await asyncio.sleep(0.05)
 
 
+def _ours(task: asyncio.Task[Any]) -> bool:
+    """Whether a task runs a coroutine defined in the executor's package."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code is not None and "/cephalon_devkit/kubelet/" in code.co_filename
+
+
 class Api:
     """The API as a user (kubectl, the operator) would use it."""
 
@@ -112,6 +118,8 @@ async def make_executor(
             await executor.aclose()
             await api_session.close()
             await probe_session.close()
+    leftovers = [task for task in asyncio.all_tasks() if not task.done() and _ours(task)]
+    assert not leftovers, f"the executor left tasks running: {leftovers}"
 
 
 @pytest_asyncio.fixture

@@ -161,6 +161,10 @@ async def test_crashing_container_restarts_with_growing_backoff(
     assert obj is not None and obj["status"]["phase"] == "Running"
     assert container_status(obj)["restartCount"] >= 3
 
+    # Deleting a pod that waits in back-off ends it at once.
+    await api.delete_pod(NS, "crash")
+    await eventually(lambda: _absent(api, "crash"), what="crash-looping pod deleted")
+
     # Repeats are aggregated into one Event with a count, as client-go's correlator does.
     async def aggregated() -> list[dict[str, Any]] | None:
         found = [e for e in await api.events(NS, "crash") if e["reason"] == "BackOff"]
@@ -551,3 +555,35 @@ async def test_liveness_failure_restarts_and_startup_probe_gates_started(
     assert container_status(obj, 1)["restartCount"] == 0
     messages = [e["message"] for e in await api.events(NS, "probes") if e["reason"] == "Killing"]
     assert "Container flaky failed liveness probe, will be restarted" in messages
+
+
+async def test_a_new_executor_starts_the_pods_a_stopped_one_left(
+    api: Api, make_executor: MakeExecutor
+) -> None:
+    first = await make_executor()
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "survivor",
+            [{"name": "app", "command": ["sleep", "60"]}],
+            terminationGracePeriodSeconds=1,
+        ),
+    )
+
+    async def running_pid() -> int | None:
+        obj = await api.pod(NS, "survivor")
+        state = container_status(obj or {}).get("state", {})
+        cid = container_status(obj or {}).get("containerID", "")
+        return int(cid.removeprefix("local://")) if "running" in state and cid else None
+
+    old_pid = await eventually(running_pid, what="container running")
+    await first.aclose()
+    assert not alive(old_pid)
+    await make_executor()
+
+    async def restarted() -> int | None:
+        pid = await running_pid()
+        return pid if pid and pid != old_pid and alive(pid) else None
+
+    await eventually(restarted, what="container running again under the new executor")

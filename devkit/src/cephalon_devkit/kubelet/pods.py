@@ -61,6 +61,20 @@ def grace_period(pod: Pod) -> float:
     return float(pod.get("spec", {}).get("terminationGracePeriodSeconds", 30))
 
 
+def is_older(candidate: Pod, current: Pod) -> bool:
+    """Whether ``candidate`` is an older version of the pod than ``current``.
+
+    resourceVersions are opaque to clients, but every server we talk to (the emulator,
+    etcd-backed API servers) uses increasing integers; anything else counts as newer.
+    """
+    try:
+        new = int(candidate.get("metadata", {}).get("resourceVersion", ""))
+        old = int(current.get("metadata", {}).get("resourceVersion", ""))
+    except ValueError:
+        return False
+    return new < old
+
+
 def container_argv(
     container: Container, image_commands: Mapping[str, tuple[str, ...]]
 ) -> list[str]:
@@ -192,7 +206,9 @@ class PodWorker:
     # -- watch input --------------------------------------------------------------------
 
     def observe(self, pod: Pod) -> None:
-        """A newer version of this pod arrived from the watch."""
+        """A version of this pod arrived (watch or write response); older ones are ignored."""
+        if is_older(pod, self._pod):
+            return
         self._pod = pod
         if pod.get("metadata", {}).get("deletionTimestamp"):
             self._stop.set()
@@ -353,7 +369,8 @@ class PodWorker:
     # -- status -------------------------------------------------------------------------
 
     def build_status(self) -> PodStatus:
-        previous: PodStatus = self._written or self._pod.get("status", {})
+        # The latest pod seen (our own writes included) keeps conditions others wrote.
+        previous: PodStatus = self._pod.get("status", {})
         now = timestamp(time.time())
         spec = self._pod.get("spec", {})
         if self._unsupported:
