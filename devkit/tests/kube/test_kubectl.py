@@ -186,3 +186,19 @@ async def test_kubectl_builtin_kinds(kubectl: Kubectl) -> None:
     assert 'pod "web" deleted' in out
     _, out, _ = await kubectl.run("get", "ns")
     assert "default" in out and "Active" in out
+
+
+async def test_kubectl_create_generators_send_protobuf(kubectl: Kubectl) -> None:
+    """``kubectl create <kind>`` encodes bodies as protobuf; the common kinds decode."""
+    _, out, _ = await kubectl.run("create", "namespace", "cephalon-system")
+    assert "namespace/cephalon-system created" in out
+    ns = ("-n", "cephalon-system")
+    await kubectl.run("create", "secret", "generic", "creds", *ns, "--from-literal=bot-token=abc")
+    await kubectl.run("create", "configmap", "policy", *ns, "--from-literal=RULES.md=be kind")
+    await kubectl.run("create", "serviceaccount", "gateway", *ns)
+    _, out, _ = await kubectl.run("get", "secret", "creds", *ns, "-o", "jsonpath={.data.bot-token}")
+    assert out == "YWJj"
+    _, out, _ = await kubectl.run("get", "cm", "policy", *ns, "-o", "jsonpath={.data.RULES\\.md}")
+    assert out == "be kind"
+    code, _, err = await kubectl.run("create", "deployment", "web", "--image=x", ok=False)
+    assert code != 0 and "protobuf only for" in err

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from cephalon_devkit.testing.kube import KubeApiHandle
+
 from .conftest import AS_PATH, Http, pod_body, session_body
 
 PODS = "/api/v1/namespaces/default/pods"
@@ -217,7 +219,7 @@ async def test_list_pagination_with_limit_and_continue(http: Http) -> None:
 
 async def test_protobuf_bodies_are_unsupported_media_type(http: Http) -> None:
     reply = await http.post(
-        CMS, b"k8s\x00\n\x0c\n\x02v1\x12\x06Pod", content_type="application/vnd.kubernetes.protobuf"
+        CMS, b"k8s\x00\n\x09\n\x02v1\x12\x03Pod", content_type="application/vnd.kubernetes.protobuf"
     )
     assert reply.status == 415 and reply.body["reason"] == "UnsupportedMediaType"
 
@@ -229,3 +231,42 @@ async def test_delete_collection_with_selector(http: Http) -> None:
     assert [o["metadata"]["name"] for o in deleted["items"]] == ["k1", "k2"]
     left = await http.ok("GET", CMS)
     assert [o["metadata"]["name"] for o in left["items"]] == ["k3"]
+
+
+def test_threaded_server_for_synchronous_callers(kube_api_threaded: KubeApiHandle) -> None:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{kube_api_threaded.url}/api/v1/namespaces/default") as reply:
+        assert json.load(reply)["status"]["phase"] == "Active"
+    assert kube_api_threaded.kubeconfig_path.read_text().count(kube_api_threaded.url) == 1
+
+
+async def test_builtin_status_is_reset_on_create(http: Http) -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {"replicas": 1},
+        "status": {"readyReplicas": 5},
+    }
+    created = await http.ok("POST", "/apis/apps/v1/namespaces/default/deployments", deployment)
+    assert "status" not in created and created["metadata"]["generation"] == 1
+
+
+def test_protobuf_envelope_decoding() -> None:
+    from cephalon_devkit.kube.protobuf import decode
+
+    def field(number: int, payload: bytes) -> bytes:
+        return bytes([number << 3 | 2, len(payload)]) + payload
+
+    meta = field(1, b"cfg") + field(3, b"") + field(11, field(1, b"app") + field(2, b"x"))
+    raw_cm = field(1, meta) + field(2, field(1, b"k") + field(2, b"v")) + bytes([4 << 3, 1])
+    envelope = field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(2, raw_cm)
+    assert decode(b"k8s\x00" + envelope) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "labels": {"app": "x"}},
+        "data": {"k": "v"},
+        "immutable": True,
+    }

@@ -200,8 +200,8 @@ class KubeApi:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
         meta["generation"] = 1
-        if rtype.has_status and rtype.custom:
-            obj.pop("status", None)
+        if rtype.has_status:
+            obj.pop("status", None)  # kinds with a status subresource start without one
         self._prepare_create(rtype, obj)
         self._admit(rtype, obj, None, ctx)
         if rtype.key == CRD_KEY:

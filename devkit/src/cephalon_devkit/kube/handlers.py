@@ -20,7 +20,7 @@ import yaml
 from aiohttp import web
 from multidict import MultiMapping
 
-from . import discovery, openapi
+from . import discovery, openapi, protobuf
 from .api import KubeApi, WriteContext, is_terminating
 from .errors import (
     ApiError,
@@ -482,11 +482,13 @@ async def _read_body(request: web.Request) -> Any:
     if not raw:
         return None
     media = (request.content_type or JSON).lower()
-    if "protobuf" in media or "cbor" in media:
-        # Only JSON and YAML bodies; client-go falls back to JSON on a 415.
+    if "protobuf" in media:
+        return protobuf.decode(raw)
+    if "cbor" in media:
         raise UnsupportedMediaType(
-            f'the body of the request was in an unknown format - accepted media types include:'
-            f" application/json, application/yaml (got {media})"
+            "the body of the request was in an unknown format - accepted media types include:"
+            " application/json, application/yaml, application/vnd.kubernetes.protobuf"
+            f" (got {media})"
         )
     try:
         if "yaml" in media:

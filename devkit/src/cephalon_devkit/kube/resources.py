@@ -116,6 +116,10 @@ def builtin_types() -> list[ResourceType]:
         _core("ServiceAccount", "serviceaccounts", short=("sa",)),
         _core("Service", "services", status=True, short=("svc",), categories=("all",)),
         _core("Event", "events", short=("ev",)),
+        # What the operator builds for a tenant's session namespace and workspaces:
+        _core("ResourceQuota", "resourcequotas", status=True, short=("quota",)),
+        _core("LimitRange", "limitranges", short=("limits",)),
+        _core("PersistentVolumeClaim", "persistentvolumeclaims", status=True, short=("pvc",)),
         _grouped(
             "apps", "Deployment", "deployments", status=True, short=("deploy",), categories=("all",)
         ),
