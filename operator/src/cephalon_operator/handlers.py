@@ -54,6 +54,11 @@ def _transient(e: KubeError) -> kopf.TemporaryError:
 def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:  # noqa: C901
     """Register every handler of the operator on ``registry``."""
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        """In-cluster service account first, then KUBECONFIG (kopf's own readers)."""
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         settings.persistence.finalizer = "cephalon.dev/finalizer"
@@ -94,13 +99,13 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
 
     # ------------------------------------------------------------------ indexes
 
-    @kopf.index(*TENANTS, registry=registry)
+    @kopf.index(*TENANTS, id="tenant_index", registry=registry)
     def tenant_index(
         name: str, spec: kopf.Spec, **_: Any
     ) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
         return {(str(spec.get("provider")), str(spec.get("tenant"))): (name, dict(spec))}
 
-    @kopf.index(*SESSIONS, registry=registry)
+    @kopf.index(*SESSIONS, id="session_index", registry=registry)
     def session_index(
         name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
     ) -> dict[tuple[str, str], tuple[str, str, str]]:

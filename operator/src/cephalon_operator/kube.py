@@ -8,6 +8,7 @@ and maps error statuses to :mod:`cephalon_operator.errors`.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -93,7 +94,8 @@ class KubeClient:
         try:
             config.load_incluster_config()  # type: ignore[no-untyped-call]
         except config.ConfigException:
-            await config.load_kube_config()
+            # kubernetes-asyncio reads KUBECONFIG at import time; read it now instead.
+            await config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
         return cls(client.ApiClient())
 
     async def close(self) -> None:
@@ -119,7 +121,10 @@ class KubeClient:
                 _preload_content=False,
                 _return_http_data_only=True,
             )
-            data: Obj = json.loads(await response.read() or b"{}")
+            raw = await response.read()
+            if response.status >= 400:  # unread content means no ApiException is raised
+                raise _error(response.status, raw)
+            data: Obj = json.loads(raw or b"{}")
             return data
         except ApiException as e:
             raise _error(e.status or 0, e.body) from e
