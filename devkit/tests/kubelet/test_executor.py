@@ -587,3 +587,170 @@ async def test_a_new_executor_starts_the_pods_a_stopped_one_left(
         return pid if pid and pid != old_pid and alive(pid) else None
 
     await eventually(restarted, what="container running again under the new executor")
+
+
+RUNTIME = """
+import json, os, pathlib, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+report = {
+    "cwd": os.getcwd(),
+    "redis_user": pathlib.Path(os.environ["CEPHALON_REDIS__USERNAME_FILE"]).read_text(),
+    "policy_dir_exists": pathlib.Path(os.environ["CEPHALON_POLICY__TENANT_DIR"]).is_dir(),
+    "mcp": json.loads(os.environ["CEPHALON_MCP__SERVERS"]),
+}
+pathlib.Path(os.environ["HOME"], ".runtime").write_text("home")
+pathlib.Path(os.environ["TMPDIR"], "scratch").write_text("tmp")
+pathlib.Path("notes.md").write_text("kept in the workspace")
+print(json.dumps(report), flush=True)
+class Health(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/readyz" else 404)
+        self.end_headers()
+HTTPServer(("127.0.0.1", int(os.environ["CEPHALON_HEALTH_PORT"])), Health).serve_forever()
+"""
+
+SIDECAR = """
+import os, pathlib, time
+assert pathlib.Path(os.environ["MCP_WORKSPACE"]).is_dir()
+pathlib.Path(os.environ["HOME"], "mcp").write_text("sidecar")
+print("sidecar up", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_a_session_shaped_pod_runs_with_translated_paths(
+    api: Api, make_executor: MakeExecutor, tmp_path: Path
+) -> None:
+    """A pod shaped like the operator's session pod (restricted securityContext,
+    workspace claim, emptyDirs at $HOME and /tmp, session Secret with mode 0440, optional
+    policy ConfigMap that does not exist, an MCP sidecar from a mapped image)."""
+    await make_executor(
+        pvc_root=tmp_path / "pvc",
+        image_commands={"ghcr.io/acme/mcp-files": (sys.executable, "-c", SIDECAR)},
+    )
+    port = free_port()
+    await api.create(
+        NS,
+        "secrets",
+        {"metadata": {"name": "session-s1"}, "stringData": {"redis-username": "session-s1"}},
+    )
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    env = {
+        "CEPHALON_REDIS__USERNAME_FILE": "/var/run/cephalon/session/redis-username",
+        "CEPHALON_WORKSPACE__PATH": "/workspace",
+        "CEPHALON_POLICY__TENANT_DIR": "/etc/cephalon/policy",
+        "CEPHALON_MCP__SERVERS": json.dumps({"files": {"url": "http://127.0.0.1:9/mcp"}}),
+        "CEPHALON_HEALTH_PORT": str(port),
+        "HOME": "/home/cephalon",
+        "TMPDIR": "/tmp",
+    }
+    await api.create(
+        NS,
+        "pods",
+        {
+            "metadata": {"name": "session-s1", "labels": {"app": "cephalon-session"}},
+            "spec": {
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "restartPolicy": "Always",
+                "terminationGracePeriodSeconds": 5,
+                "activeDeadlineSeconds": 3600,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "fsGroup": 10001},
+                "containers": [
+                    {
+                        "name": "runtime",
+                        "image": "ghcr.io/acme/cephalon-runtime:0.1",
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": [sys.executable, "-c", RUNTIME],
+                        "env": [{"name": k, "value": v} for k, v in env.items()],
+                        "ports": [{"name": "health", "containerPort": port}],
+                        "readinessProbe": {
+                            "httpGet": {"path": "/readyz", "port": port},
+                            "periodSeconds": 1,
+                        },
+                        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
+                        "securityContext": restricted,
+                        "workingDir": "/workspace",
+                        "volumeMounts": [
+                            {"name": "workspace", "mountPath": "/workspace"},
+                            {"name": "home", "mountPath": "/home/cephalon"},
+                            {"name": "tmp", "mountPath": "/tmp"},
+                            {
+                                "name": "session-credentials",
+                                "mountPath": "/var/run/cephalon/session",
+                                "readOnly": True,
+                            },
+                            {
+                                "name": "tenant-policy",
+                                "mountPath": "/etc/cephalon/policy",
+                                "readOnly": True,
+                            },
+                        ],
+                    },
+                    {
+                        "name": "mcp-files",
+                        "image": "ghcr.io/acme/mcp-files:1.0",
+                        "env": [
+                            {"name": "MCP_WORKSPACE", "value": "/workspace"},
+                            {"name": "HOME", "value": "/tmp"},
+                        ],
+                        "securityContext": restricted,
+                        "volumeMounts": [
+                            {"name": "workspace", "mountPath": "/workspace"},
+                            {"name": "tmp", "mountPath": "/tmp"},
+                        ],
+                    },
+                ],
+                "volumes": [
+                    {"name": "workspace", "persistentVolumeClaim": {"claimName": "ws-s1"}},
+                    {"name": "home", "emptyDir": {"sizeLimit": "1Gi"}},
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+                    {
+                        "name": "session-credentials",
+                        "secret": {"secretName": "session-s1", "defaultMode": 0o440},
+                    },
+                    {
+                        "name": "tenant-policy",
+                        "configMap": {"name": "tenant-policy", "optional": True},
+                    },
+                ],
+            },
+        },
+    )
+
+    async def ready() -> dict[str, Any] | None:
+        obj = await api.pod(NS, "session-s1")
+        return obj if obj and condition(obj, "Ready") == "True" else None
+
+    obj = await eventually(ready, what="session pod Ready")
+    assert obj["status"]["qosClass"] == "Burstable"
+    workspace = tmp_path / "pvc" / NS / "ws-s1"
+    log = tmp_path / "logs" / NS / "session-s1"
+    report = json.loads((log / "runtime.log").read_text().splitlines()[0])
+    assert report == {
+        "cwd": str(workspace),
+        "redis_user": "session-s1",
+        "policy_dir_exists": True,
+        "mcp": {"files": {"url": "http://127.0.0.1:9/mcp"}},
+    }
+    await eventually(lambda: _contains(log / "mcp-files.log", "sidecar up"), what="sidecar started")
+    pod_root = next((tmp_path / "state" / "pods" / NS).glob("session-s1-*"))
+    assert (pod_root / "volumes" / "home" / ".runtime").read_text() == "home"
+    assert (pod_root / "volumes" / "tmp" / "scratch").read_text() == "tmp"
+    assert (pod_root / "volumes" / "tmp" / "mcp").read_text() == "sidecar"
+    secret_file = pod_root / "volumes" / "session-credentials" / "redis-username"
+    assert secret_file.stat().st_mode & 0o777 == 0o440
+    await api.delete_pod(NS, "session-s1")
+    await eventually(lambda: _absent(api, "session-s1"), what="session pod deleted")
+    assert not pod_root.exists()
+    assert (workspace / "notes.md").read_text() == "kept in the workspace"
+
+
+async def _contains(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text()
