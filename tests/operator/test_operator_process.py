@@ -385,3 +385,44 @@ async def test_operator_killed_mid_burst_loses_nothing_and_duplicates_nothing(st
         await eventually(lambda n=name: stack.phase(n, "Ready"), timeout=60, what=f"{name} Ready")
     pods_after = await stack.http.get(resource_path("v1", "pods", NS))
     assert pods_after and len(pods_after["items"]) == len(names)
+
+
+async def _kubectl(stack: Stack, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "kubectl",
+        *args,
+        env={**os.environ, "KUBECONFIG": str(stack.kubeconfig)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def test_kubectl_shows_tenant_owner_phase_ready_step_and_conditions(stack: Stack) -> None:
+    await _tenant(stack)
+    await stack.http.create(resource_path(AS, "agentsessions", NS), session("s-k", owner="77"))
+    await eventually(lambda: stack.pod("s-k"), what="the session pod")
+    await stack.kubelet_reports_ready("s-k")
+    await stack.runtime_heartbeat("s-k")
+    await eventually(lambda: stack.phase("s-k", "Ready"), what="Ready")
+    table = (await _kubectl(stack, "get", "as", "-A")).splitlines()
+    assert table[0].split() == [
+        "NAMESPACE",
+        "NAME",
+        "TENANT",
+        "OWNER",
+        "PHASE",
+        "READY",
+        "STEP",
+        "AGE",
+    ]
+    row = table[1].split()
+    assert row[:7] == [NS, "s-k", "duck", "user-77", "Ready", "True", "editing"]
+    described = await _kubectl(stack, "describe", "as", "s-k", "-n", NS)
+    for expected in ("Conditions:", "RuntimeReady", "PodScheduled", "Scheduled", "Phase:", "Ready"):
+        assert expected in described, described
+    pt = (await _kubectl(stack, "get", "pt")).splitlines()
+    assert pt[0].split()[:3] == ["NAME", "PROVIDER", "TENANT"]
+    assert pt[1].split()[:3] == ["discord-duck", "discord", "duck"]

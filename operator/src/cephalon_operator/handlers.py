@@ -22,7 +22,7 @@ from .errors import KubeError, SpecError
 from .kube import PODS, KubeClient
 from .metrics import Metrics
 from .names import session_pod_name
-from .sessions import SLOT_PHASES, SessionReconciler, observed_status, parse_spec, read_heartbeat
+from .sessions import SLOT_PHASES, SessionReconciler, observe, observed_status, parse_spec
 from .settings import OperatorSettings
 from .tenants import delete_access_users, observe_tenant, parse_tenant, reconcile_tenant
 
@@ -192,18 +192,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
             if pod is None:  # deleted behind our back: recreate it
                 await reconciler.run(ctx, phase)
                 return
-            heartbeat = await read_heartbeat(deps, spec, name)
-            from .sessions import now
-
-            update, idle = observed_status(
-                spec,
-                tenant[1],
-                body.status,
-                pod,
-                heartbeat,
-                now(),
-                deps.settings.heartbeat_stale_seconds,
-            )
+            seen = await observe(deps, spec, name, pod)
+            stale_after = deps.settings.heartbeat_stale_seconds
+            update, idle = observed_status(spec, tenant[1], body.status, seen, stale_after)
             if idle:
                 await reconciler.suspend(
                     ctx, reason="Idle", message="Suspended after no turns for the idle timeout."
@@ -213,6 +204,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
                 patch.status[key] = value
             if update:
                 deps.metrics.status_writes.labels("AgentSession").inc()
+            if "phase" in update:
+                kopf.info(body, reason=update["reason"], message=update["message"])
         except KubeError as e:
             raise _transient(e) from e
 

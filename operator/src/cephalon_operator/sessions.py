@@ -11,14 +11,16 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 from pydantic import ValidationError
 
+from cephalon_contracts.events import Usage
 from cephalon_contracts.heartbeat import Heartbeat
-from cephalon_contracts.keys import heartbeat_key
+from cephalon_contracts.keys import heartbeat_key, usage_key
 from cephalon_contracts.resources import (
     AgentSessionSpec,
     ProviderTenantSpec,
@@ -329,17 +331,43 @@ async def read_heartbeat(deps: Deps, spec: AgentSessionSpec, name: str) -> Heart
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What exists for a session at one moment."""
+
+    pod: Obj | None
+    heartbeat: Heartbeat | None
+    metered: Usage | None
+    """Token counts the model gateway measured (preferred over the runtime's own)."""
+    moment: datetime
+
+
+async def observe(deps: Deps, spec: AgentSessionSpec, name: str, pod: Obj | None) -> Observation:
+    root = deps.settings.topic_root
+    counts = await deps.redis.hgetall(
+        usage_key(provider=spec.provider, tenant=spec.tenant, session_id=name, root=root)
+    )
+    metered = (
+        Usage(
+            input_tokens=int(counts.get("input_tokens", 0)),
+            output_tokens=int(counts.get("output_tokens", 0)),
+        )
+        if counts
+        else None
+    )
+    return Observation(pod, await read_heartbeat(deps, spec, name), metered, now())
+
+
 def observed_status(
     spec: AgentSessionSpec,
     tenant: ProviderTenantSpec,
     status: Mapping[str, Any],
-    pod: Obj | None,
-    heartbeat: Heartbeat | None,
-    moment: datetime,
+    seen: Observation,
     stale_after: float,
 ) -> tuple[Obj, bool]:
-    """The status fields that follow from the pod and heartbeat, and whether the session
-    has been idle past its timeout (and should be suspended)."""
+    """The status fields that follow from what exists, and whether the session has been
+    idle past its timeout (and should be suspended)."""
+    pod, heartbeat, moment = seen.pod, seen.heartbeat, seen.moment
     conditions = merge_conditions(
         status.get("conditions"), pod_conditions(pod, heartbeat, moment, stale_after)
     )
@@ -375,11 +403,7 @@ def observed_status(
             if heartbeat.last_activity_at
             else None,
             "turns": heartbeat.turns,
-            "usage": {
-                "inputTokens": heartbeat.usage.input_tokens,
-                "outputTokens": heartbeat.usage.output_tokens,
-                "totalTokens": heartbeat.usage.total_tokens,
-            },
+            "usage": _usage_status(seen.metered or heartbeat.usage),
             "progress": {
                 "turn": heartbeat.progress.turn,
                 "step": heartbeat.progress.step,
@@ -400,6 +424,14 @@ def observed_status(
         phase in SLOT_PHASES and idle_for >= idle_timeout and not (heartbeat and heartbeat.busy)
     )
     return update, should_suspend
+
+
+def _usage_status(usage: Usage) -> Obj:
+    return {
+        "inputTokens": usage.input_tokens,
+        "outputTokens": usage.output_tokens,
+        "totalTokens": usage.total_tokens,
+    }
 
 
 def _parse(value: Any) -> datetime | None:
