@@ -157,3 +157,20 @@ async def test_legacy_watch_path(http: Http) -> None:
         assert r.headers["Content-Type"] == "application/json;stream=watch"
         event = json.loads(await r.content.readline())
     assert event["type"] == "ADDED" and event["object"]["metadata"]["name"] == "legacy"
+
+
+async def test_send_initial_events_end_with_a_bookmark(http: Http) -> None:
+    for name in ("i1", "i2"):
+        await http.ok("POST", CMS, {"metadata": {"name": name}})
+    events = await http.watch(
+        CMS,
+        {
+            "sendInitialEvents": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersionMatch": "NotOlderThan",
+        },
+        until=lambda e: any(x["type"] == "BOOKMARK" for x in e),
+    )
+    assert [e["type"] for e in events] == ["ADDED", "ADDED", "BOOKMARK"]
+    annotations = events[-1]["object"]["metadata"]["annotations"]
+    assert annotations == {"k8s.io/initial-events-end": "true"}

@@ -373,6 +373,10 @@ class Handlers:
         if rv_param in ("", "0") or initial:
             items, rv = self.api.list(t.rtype, t.namespace, watcher.labels, watcher.fields)
             watcher.send_initial(items, rv)
+            if initial and bookmarks:
+                # Queued, so that it follows the initial events it closes.
+                end = self._bookmark_object(t, rv, {"k8s.io/initial-events-end": "true"})
+                watcher.queue.put_nowait(Delivery(rv, "BOOKMARK", end))
             store.subscribe(rkey, watcher, None)
         else:
             try:
@@ -392,8 +396,6 @@ class Handlers:
             if gone is not None:
                 await response.write(dumps({"type": "ERROR", "object": gone.status()}) + b"\n")
                 return response
-            if initial and bookmarks:
-                await self._bookmark(response, t, {"k8s.io/initial-events-end": "true"})
             await self._stream(request, response, t, watcher, timeout, bookmarks)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
@@ -430,8 +432,12 @@ class Handlers:
                 transport = request.transport
                 if transport is None or transport.is_closing():
                     return
-                if bookmarks and loop.time() >= next_bookmark:
-                    await self._bookmark(response, t, None)
+                # Only with nothing pending may the current version be announced: every
+                # event up to it has then been written to this client.
+                if bookmarks and loop.time() >= next_bookmark and watcher.queue.empty():
+                    rv = self.api.store.resource_version
+                    bookmark = {"type": "BOOKMARK", "object": self._bookmark_object(t, rv, None)}
+                    await response.write(dumps(bookmark) + b"\n")
                     next_bookmark = loop.time() + self.bookmark_interval_s
                 continue
             batch: list[Delivery | None] = [first]
@@ -446,20 +452,23 @@ class Handlers:
 
     def _encode(self, t: Target, delivery: Delivery, table: bool, include: str) -> bytes:
         obj = self._versioned(t, delivery.obj)
-        if table:
+        if table and delivery.type != "BOOKMARK":
             obj = to_table(
                 t.rtype, t.version, [obj], resource_version=str(delivery.rv), include_object=include
             )
         return dumps({"type": delivery.type, "object": obj}) + b"\n"
 
-    async def _bookmark(
-        self, response: web.StreamResponse, t: Target, annotations: dict[str, str] | None
-    ) -> None:
-        meta: dict[str, Any] = {"resourceVersion": str(self.api.store.resource_version)}
+    def _bookmark_object(
+        self, t: Target, rv: int, annotations: dict[str, str] | None
+    ) -> KubeObject:
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
         if annotations:
             meta["annotations"] = annotations
-        obj = {"kind": t.rtype.kind, "apiVersion": t.rtype.api_version(t.version), "metadata": meta}
-        await response.write(dumps({"type": "BOOKMARK", "object": obj}) + b"\n")
+        return {
+            "kind": t.rtype.kind,
+            "apiVersion": t.rtype.api_version(t.version),
+            "metadata": meta,
+        }
 
 
 def _float(text: str | None, default: float) -> float:
