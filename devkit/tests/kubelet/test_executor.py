@@ -754,3 +754,42 @@ async def test_a_session_shaped_pod_runs_with_translated_paths(
 
 async def _contains(path: Path, text: str) -> bool:
     return path.exists() and text in path.read_text()
+
+
+async def test_pod_ip_pool_lets_two_pods_use_the_same_port(
+    api: Api, make_executor: MakeExecutor
+) -> None:
+    await make_executor(pod_ip_pool="127.77.0.0/24")
+    port = free_port()
+    for name in ("one", "two"):
+        await api.create(
+            NS,
+            "pods",
+            pod(
+                name,
+                [
+                    {
+                        "name": "web",
+                        "command": [sys.executable, "-m", "http.server", str(port)],
+                        "args": ["--bind", "$(POD_IP)"],
+                        "env": [
+                            {
+                                "name": "POD_IP",
+                                "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
+                            }
+                        ],
+                        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
+                    }
+                ],
+                terminationGracePeriodSeconds=2,
+            ),
+        )
+
+    async def both_ready() -> list[dict[str, Any]] | None:
+        pods = [await api.pod(NS, name) for name in ("one", "two")]
+        ready = [p for p in pods if p and condition(p, "Ready") == "True"]
+        return ready if len(ready) == 2 else None
+
+    one, two = await eventually(both_ready, what="both pods Ready on the same port")
+    assert {one["status"]["podIP"], two["status"]["podIP"]} == {"127.77.0.1", "127.77.0.2"}
+    assert one["status"]["hostIP"] == two["status"]["hostIP"] == "127.0.0.1"

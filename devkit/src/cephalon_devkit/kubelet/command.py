@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="IMAGE=COMMAND",
         help="local command prefix for containers of IMAGE without a command (repeatable)",
     )
+    parser.add_argument(
+        "--pod-ip-pool",
+        default="",
+        metavar="CIDR",
+        help="give each pod its own loopback address from CIDR (e.g. 127.10.0.0/16)",
+    )
     parser.add_argument("--backoff-base", type=float, default=10.0, help="seconds (kubelet: 10)")
     parser.add_argument("--backoff-cap", type=float, default=300.0, help="seconds (kubelet: 300)")
     parser.set_defaults(func=run)
@@ -77,6 +83,7 @@ def config_from_args(args: argparse.Namespace, state_dir: Path) -> KubeletConfig
         node_name=args.node_name,
         image_commands=parse_image_commands(args.image_command),
         pvc_root=args.pvc_root,
+        pod_ip_pool=args.pod_ip_pool,
         backoff_base=args.backoff_base,
         backoff_cap=args.backoff_cap,
     )

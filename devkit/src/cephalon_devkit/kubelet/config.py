@@ -25,6 +25,9 @@ class KubeletConfig:
     ``ns`` is the directory ``<pvc_root>/ns/c``, kept when pods come and go. Without
     it such pods are refused.
 
+    ``pod_ip_pool`` (e.g. ``127.10.0.0/16``) gives every pod its own loopback address
+    instead of ``pod_ip`` (see ``addresses``); ``pod_ip`` stays the node's ``hostIP``.
+
     ``bind_pods``: there is no scheduler, so the executor binds each unbound pod it takes
     to ``node_name`` through ``pods/binding`` (which makes the API server delete it
     gracefully, waiting for the executor). When the API has no binding subresource the
@@ -36,6 +39,7 @@ class KubeletConfig:
     namespaces: tuple[str, ...] = ()
     node_name: str = "cephalon-local"
     pod_ip: str = "127.0.0.1"
+    pod_ip_pool: str = ""
     image_commands: Mapping[str, tuple[str, ...]] = field(default_factory=_no_images)
     pvc_root: Path | None = None
     bind_pods: bool = True

@@ -85,7 +85,9 @@ def config_map_data(config_map: ConfigMap) -> dict[str, str]:
     return data
 
 
-def field_ref_value(pod: Pod, selector: ObjectFieldSelector, pod_ip: str, node_name: str) -> str:
+def field_ref_value(
+    pod: Pod, selector: ObjectFieldSelector, pod_ip: str, node_name: str, host_ip: str = ""
+) -> str:
     """The downward-API value of ``fieldRef.fieldPath`` for this pod."""
     meta = pod.get("metadata", {})
     spec = pod.get("spec", {})
@@ -96,8 +98,8 @@ def field_ref_value(pod: Pod, selector: ObjectFieldSelector, pod_ip: str, node_n
         "metadata.uid": meta.get("uid", ""),
         "spec.nodeName": spec.get("nodeName") or node_name,
         "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
-        "status.hostIP": pod_ip,
-        "status.hostIPs": pod_ip,
+        "status.hostIP": host_ip or pod_ip,
+        "status.hostIPs": host_ip or pod_ip,
         "status.podIP": pod_ip,
         "status.podIPs": pod_ip,
     }
@@ -141,6 +143,7 @@ def resolve_env(
     pod_ip: str,
     node_name: str,
     translate: Callable[[str], str] = lambda value: value,
+    host_ip: str = "",
 ) -> dict[str, str]:
     """The environment of one container.
 
@@ -171,7 +174,7 @@ def resolve_env(
                 env[prefix + key] = item
     for var in container.get("env", []):
         value = _env_var_value(
-            pod, var, env, namespace, secrets, config_maps, pod_ip, node_name, translate
+            pod, var, env, namespace, secrets, config_maps, pod_ip, node_name, translate, host_ip
         )
         if value is not None:
             env[var["name"]] = value
@@ -190,6 +193,7 @@ def _env_var_value(
     pod_ip: str,
     node_name: str,
     translate: Callable[[str], str],
+    host_ip: str,
 ) -> str | None:
     if "value" in var:
         return translate(expand(var["value"], env.get))
@@ -201,7 +205,7 @@ def _env_var_value(
     if "configMapKeyRef" in source:
         return _key_value("ConfigMap", source["configMapKeyRef"], namespace, config_maps)
     if "fieldRef" in source:
-        return field_ref_value(pod, source["fieldRef"], pod_ip, node_name)
+        return field_ref_value(pod, source["fieldRef"], pod_ip, node_name, host_ip)
     raise ContainerConfigError(f"unsupported valueFrom for {var['name']}: {sorted(source)}")
 
 

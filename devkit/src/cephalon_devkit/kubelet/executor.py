@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from cephalon_devkit.kubelet.addresses import AddressPool
 from cephalon_devkit.kubelet.client import KubeClient
 from cephalon_devkit.kubelet.config import KubeletConfig
 from cephalon_devkit.kubelet.events import EventRecorder
@@ -47,6 +48,7 @@ class PodExecutor:
         self._chores: set[asyncio.Task[None]] = set()
         self._watchers: list[asyncio.Task[None]] = []
         self._closed = asyncio.Event()
+        self._addresses = AddressPool(config.pod_ip_pool) if config.pod_ip_pool else None
 
     async def __aenter__(self) -> PodExecutor:
         self.start()
@@ -103,7 +105,12 @@ class PodExecutor:
         if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             return
         worker = PodWorker(
-            pod, config=self._config, client=self._client, events=self._events, http=self._http
+            pod,
+            config=self._config,
+            client=self._client,
+            events=self._events,
+            http=self._http,
+            pod_ip=self._addresses.allocate(uid) if self._addresses else "",
         )
         self._workers[uid] = worker
         task = asyncio.create_task(worker.run())
@@ -112,6 +119,8 @@ class PodExecutor:
 
     def _worker_done(self, uid: str, task: asyncio.Task[None]) -> None:
         self._events.forget(uid)
+        if self._addresses is not None:
+            self._addresses.release(uid)
         self._workers.pop(uid, None)
         self._tasks.pop(uid, None)
         self._finished.add(uid)

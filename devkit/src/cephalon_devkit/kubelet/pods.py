@@ -96,8 +96,10 @@ class PodWorker:
         client: KubeClient,
         events: EventRecorder,
         http: aiohttp.ClientSession,
+        pod_ip: str = "",
     ) -> None:
         self._pod = pod
+        self._pod_ip = pod_ip or config.pod_ip
         self._config = config
         self._client = client
         self._events = events
@@ -183,9 +185,10 @@ class PodWorker:
             secrets={key: envs.secret_data(value) for key, value in secrets.items()},
             config_maps={key: envs.config_map_data(value) for key, value in config_maps.items()},
             base=base,
-            pod_ip=self._config.pod_ip,
+            pod_ip=self._pod_ip,
             node_name=self._config.node_name,
             translate=translate,
+            host_ip=self._config.pod_ip,
         )
         argv = [
             translate(word)
@@ -195,7 +198,7 @@ class PodWorker:
         ]
         log_path = self._config.log_dir / self.namespace / self.name / f"{name}.log"
         context = ProbeContext(
-            host=self._config.pod_ip,
+            host=self._pod_ip,
             ports=container.get("ports", []),
             env=env,
             cwd=cwd,
@@ -381,7 +384,9 @@ class PodWorker:
             start_time=self._start_time or now,
             failure=self._failure,
         )
-        return build_pod_status(spec, view, previous, now=now, pod_ip=self._config.pod_ip)
+        return build_pod_status(
+            spec, view, previous, now=now, pod_ip=self._pod_ip, host_ip=self._config.pod_ip
+        )
 
     async def _status_loop(self) -> None:
         while True:

@@ -173,7 +173,13 @@ class PodView:
 
 
 def build_pod_status(
-    spec: PodSpec, view: PodView, previous: PodStatus, *, now: str, pod_ip: str
+    spec: PodSpec,
+    view: PodView,
+    previous: PodStatus,
+    *,
+    now: str,
+    pod_ip: str,
+    host_ip: str = "",
 ) -> PodStatus:
     """The full ``status`` to write for a pod."""
     restart_policy = spec.get("restartPolicy", "Always")
@@ -225,8 +231,8 @@ def build_pod_status(
     status: PodStatus = {
         "phase": phase,
         "conditions": conditions,
-        "hostIP": pod_ip,
-        "hostIPs": [{"ip": pod_ip}],
+        "hostIP": host_ip or pod_ip,
+        "hostIPs": [{"ip": host_ip or pod_ip}],
         "podIP": pod_ip,
         "podIPs": [{"ip": pod_ip}],
         "startTime": view.start_time,
