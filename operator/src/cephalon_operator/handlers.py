@@ -15,11 +15,12 @@ import redis.asyncio as aioredis
 
 from cephalon_contracts.resources import GROUP, VERSION, ProviderTenantSpec, SessionPhase
 
+from .builders.common import LABEL_COMPONENT
 from .builders.session import SessionContext
 from .builders.tenant import TenantContext
 from .deps import Deps
 from .errors import KubeError, SpecError
-from .kube import PODS, KubeClient
+from .kube import KubeClient
 from .metrics import Metrics
 from .names import session_pod_name
 from .sessions import SLOT_PHASES, SessionReconciler, observe, observed_status, parse_spec
@@ -29,6 +30,7 @@ from .tenants import delete_access_users, observe_tenant, parse_tenant, reconcil
 SESSIONS = (GROUP, VERSION, "agentsessions")
 TENANTS = (GROUP, VERSION, "providertenants")
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+Obj = dict[str, Any]
 
 
 def _deps(memo: kopf.Memo) -> Deps:
@@ -113,6 +115,16 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
         key = (str(spec.get("provider")), str(spec.get("tenant")))
         return {key: (name, owner, str(status.get("phase") or "Pending"))}
 
+    @kopf.index(
+        "", "v1", "pods", labels={LABEL_COMPONENT: "session"}, id="session_pods", registry=registry
+    )
+    def session_pods(
+        namespace: str, name: str, status: kopf.Status, **_: Any
+    ) -> dict[tuple[str, str], Obj]:
+        """Session pods' status as the watch delivers it, so the 1 s status timer of
+        every session reads memory, not the API server."""
+        return {(namespace, name): {"status": dict(status)}}
+
     # ------------------------------------------------------------------ sessions
 
     @kopf.on.create(*SESSIONS, registry=registry)
@@ -188,8 +200,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
         reconciler = SessionReconciler(deps, body, patch, logger)
         ctx = SessionContext(name, namespace, body.metadata["uid"], spec, tenant[1], deps.settings)
         try:
-            pod = await deps.kube.get(PODS, session_pod_name(name), namespace)
-            if pod is None:  # deleted behind our back: recreate it
+            pods = kwargs["session_pods"].get((namespace, session_pod_name(name)), [])
+            pod = next(iter(pods), None)
+            if pod is None:  # not seen yet, or deleted behind our back: check and recreate
                 await reconciler.run(ctx, phase)
                 return
             seen = await observe(deps, spec, name, pod)
