@@ -119,8 +119,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
         "", "v1", "pods", labels={LABEL_COMPONENT: "session"}, id="session_pods", registry=registry
     )
     def session_pods(
-        namespace: str, name: str, status: kopf.Status, **_: Any
-    ) -> dict[tuple[str, str], Obj]:
+        namespace: str | None, name: str, status: kopf.Status, **_: Any
+    ) -> dict[tuple[str | None, str], Obj]:
         """Session pods' status as the watch delivers it, so the 1 s status timer of
         every session reads memory, not the API server."""
         return {(namespace, name): {"status": dict(status)}}
