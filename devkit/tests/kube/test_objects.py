@@ -270,3 +270,22 @@ def test_protobuf_envelope_decoding() -> None:
         "data": {"k": "v"},
         "immutable": True,
     }
+
+
+async def test_kinds_the_operator_and_chart_write_are_served(http: Http) -> None:
+    for path, body in (
+        ("/api/v1/namespaces/default/persistentvolumeclaims", {"spec": {}}),
+        ("/api/v1/namespaces/default/limitranges", {"spec": {"limits": []}}),
+        ("/api/v1/namespaces/default/resourcequotas", {"spec": {"hard": {"pods": "4"}}}),
+        ("/apis/apps/v1/namespaces/default/statefulsets", {"spec": {}}),
+        ("/apis/policy/v1/namespaces/default/poddisruptionbudgets", {"spec": {}}),
+        ("/apis/rbac.authorization.k8s.io/v1/clusterroles", {"rules": []}),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            {"roleRef": {"kind": "ClusterRole", "name": "x"}},
+        ),
+    ):
+        created = await http.ok("POST", path, {"metadata": {"name": "x"}, **body})
+        assert created["metadata"]["uid"]
+    cluster_role = await http.ok("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/x")
+    assert "namespace" not in cluster_role["metadata"]

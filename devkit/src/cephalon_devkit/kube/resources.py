@@ -116,6 +116,24 @@ def builtin_types() -> list[ResourceType]:
         _core("ServiceAccount", "serviceaccounts", short=("sa",)),
         _core("Service", "services", status=True, short=("svc",), categories=("all",)),
         _core("Event", "events", short=("ev",)),
+        # Beyond issue 3's list: kinds the operator and the Helm chart write.
+        _core("PersistentVolumeClaim", "persistentvolumeclaims", status=True, short=("pvc",)),
+        _core("LimitRange", "limitranges", short=("limits",)),
+        _core("ResourceQuota", "resourcequotas", status=True, short=("quota",)),
+        _core("Node", "nodes", namespaced=False, status=True, short=("no",)),
+        _grouped(
+            "apps", "StatefulSet", "statefulsets", status=True, short=("sts",), categories=("all",)
+        ),
+        _grouped(
+            "policy", "PodDisruptionBudget", "poddisruptionbudgets", status=True, short=("pdb",)
+        ),
+        _grouped("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", namespaced=False),
+        _grouped(
+            "rbac.authorization.k8s.io",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            namespaced=False,
+        ),
         # What the operator builds for a tenant's session namespace and workspaces:
         _core("ResourceQuota", "resourcequotas", status=True, short=("quota",)),
         _core("LimitRange", "limitranges", short=("limits",)),

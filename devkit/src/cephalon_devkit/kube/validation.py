@@ -70,6 +70,8 @@ _TOP_LEVEL: dict[str, frozenset[str]] = {
     "ServiceAccount": frozenset({"secrets", "imagePullSecrets", "automountServiceAccountToken"}),
     "Role": frozenset({"rules"}),
     "RoleBinding": frozenset({"subjects", "roleRef"}),
+    "ClusterRole": frozenset({"rules", "aggregationRule"}),
+    "ClusterRoleBinding": frozenset({"subjects", "roleRef"}),
     "Lease": frozenset({"spec"}),
     "NetworkPolicy": frozenset({"spec"}),
     "Binding": frozenset({"target"}),
