@@ -33,6 +33,21 @@ def is_on_node(pod: Pod, node_name: str) -> bool:
     return pod.get("spec", {}).get("nodeName", "") in ("", node_name)
 
 
+def relist(known: dict[str, Pod], items: list[Pod]) -> tuple[dict[str, Pod], list[tuple[str, Pod]]]:
+    """The pods after a (re)list, and the events that bring a consumer up to date.
+
+    Pods that were known but are no longer listed were deleted while the watch was
+    down: they come first, as ``DELETED``; every listed pod follows as ``ADDED`` (a
+    consumer treats an ``ADDED`` for a pod it knows as an update).
+    """
+    current = {pod["metadata"]["uid"]: pod for pod in items}
+    changes: list[tuple[str, Pod]] = [
+        ("DELETED", pod) for uid, pod in known.items() if uid not in current
+    ]
+    changes.extend(("ADDED", pod) for pod in items)
+    return current, changes
+
+
 async def watch_namespace(
     client: KubeClient,
     namespace: str | None,
@@ -51,13 +66,9 @@ async def watch_namespace(
             log.warning("pod list failed", error=str(error))
             await asyncio.sleep(retry_delay)
             continue
-        current = {pod["metadata"]["uid"]: pod for pod in listing.get("items", [])}
-        for uid, pod in known.items():
-            if uid not in current:
-                callback("DELETED", pod)
-        for pod in current.values():
-            callback("ADDED", pod)
-        known = current
+        known, changes = relist(known, listing.get("items", []))
+        for kind, pod in changes:
+            callback(kind, pod)
         version = listing.get("metadata", {}).get("resourceVersion", "")
         failures = 0
         while failures < 5:
