@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -793,3 +794,36 @@ async def test_pod_ip_pool_lets_two_pods_use_the_same_port(
     one, two = await eventually(both_ready, what="both pods Ready on the same port")
     assert {one["status"]["podIP"], two["status"]["podIP"]} == {"127.77.0.1", "127.77.0.2"}
     assert one["status"]["hostIP"] == two["status"]["hostIP"] == "127.0.0.1"
+
+
+async def test_deadline_during_config_error_never_starts_the_container(
+    api: Api, executor: PodExecutor, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "never",
+            [
+                {
+                    "name": "app",
+                    "command": ["touch", str(marker)],
+                    "env": [
+                        {"name": "X", "valueFrom": {"secretKeyRef": {"name": "later", "key": "k"}}}
+                    ],
+                }
+            ],
+            activeDeadlineSeconds=1,
+        ),
+    )
+
+    async def failed() -> dict[str, Any] | None:
+        obj = await api.pod(NS, "never")
+        return obj if obj and obj["status"].get("phase") == "Failed" else None
+
+    obj = await eventually(failed, what="pod Failed by its deadline")
+    assert obj["status"]["reason"] == "DeadlineExceeded"
+    await api.create(NS, "secrets", {"metadata": {"name": "later"}, "stringData": {"k": "v"}})
+    await asyncio.sleep(1.0)  # several config_retry_delay periods (0.2 s)
+    assert not marker.exists()

@@ -91,6 +91,10 @@ def terminated_state(exit: Exit, container_id: str) -> ContainerState:
     return state
 
 
+def _last_exit_code(state: ContainerState) -> int:
+    return state.get("terminated", {}).get("exitCode", -1)
+
+
 class ContainerRunner:
     """Runs one container (init or regular) of a pod for as long as it should run."""
 
@@ -132,6 +136,8 @@ class ContainerRunner:
         config = self._pod.config
         policy = self._pod.pod.get("spec", {}).get("restartPolicy", "Always")
         while True:
+            if self._pod.stopping():
+                return _last_exit_code(self.state)
             try:
                 launch = await self._pod.launch(self.spec)
             except ContainerConfigError as error:
@@ -316,9 +322,13 @@ class ContainerRunner:
         """Terminate the process (SIGTERM, ``grace`` seconds, SIGKILL) and record it."""
         await self._stop_probes()
         process = self.process
-        if process is None or process.exited is not None:
+        if process is None:
             return
-        self._pod.emit("Normal", "Killing", f"Stopping container {self.name}", self._field_path)
-        exit = await process.terminate(grace)
-        self.ready = False
-        self._set(terminated_state(exit, self.container_id))
+        exit = process.exited
+        if exit is None:
+            self._pod.emit("Normal", "Killing", f"Stopping container {self.name}", self._field_path)
+            exit = await process.terminate(grace)
+        if "running" in self.state:
+            self.ready = False
+            self.started = False
+            self._set(terminated_state(exit, self.container_id))

@@ -12,7 +12,6 @@ then, if the object still exists, makes the kubelet's final delete with grace pe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import time
@@ -120,6 +119,7 @@ class PodWorker:
         self._stop = asyncio.Event()
         self._gone = False
         self._shutdown_grace: float | None = None
+        self._life_task: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self._written: PodStatus | None = None
         self._log = _log.bind(pod=f"{self.namespace}/{self.name}", uid=self.uid)
@@ -231,7 +231,7 @@ class PodWorker:
 
     async def run(self) -> None:
         status_loop = asyncio.create_task(self._status_loop())
-        life = asyncio.create_task(self._life())
+        life = self._life_task = asyncio.create_task(self._life())
         deadline = asyncio.create_task(self._deadline())
         try:
             await self._stop.wait()
@@ -253,8 +253,7 @@ class PodWorker:
             status_loop.cancel()
             await asyncio.gather(status_loop, deadline, life, return_exceptions=True)
             await self._stop_containers(0)
-            with contextlib.suppress(OSError):
-                shutil.rmtree(self._layout.root)
+            await asyncio.to_thread(shutil.rmtree, self._layout.root, ignore_errors=True)
 
     async def _stop_containers(self, grace: float) -> None:
         await asyncio.gather(*(c.stop(grace) for c in [*self._init, *self._main]))
@@ -321,6 +320,9 @@ class PodWorker:
         self._log.info("active deadline exceeded", seconds=seconds)
         self.emit("Normal", "DeadlineExceeded", message)
         self._stopping = True
+        if self._life_task is not None:
+            self._life_task.cancel()  # no further starts, restarts or volume retries
+            await asyncio.gather(self._life_task, return_exceptions=True)
         await self._stop_containers(grace_period(self._pod))
         # Failed is reported once the containers are stopped, never while one still runs.
         self._failure = ("DeadlineExceeded", message)
@@ -330,14 +332,18 @@ class PodWorker:
         secret_names, config_map_names = envs.referenced_objects(self._pod)
         secrets: dict[str, Secret] = {}
         config_maps: dict[str, ConfigMap] = {}
-        for name in sorted(secret_names):
-            secret = await self._client.get_secret(self.namespace, name)
-            if secret is not None:
-                secrets[name] = secret
-        for name in sorted(config_map_names):
-            config_map = await self._client.get_config_map(self.namespace, name)
-            if config_map is not None:
-                config_maps[name] = config_map
+        try:
+            for name in sorted(secret_names):
+                secret = await self._client.get_secret(self.namespace, name)
+                if secret is not None:
+                    secrets[name] = secret
+            for name in sorted(config_map_names):
+                config_map = await self._client.get_config_map(self.namespace, name)
+                if config_map is not None:
+                    config_maps[name] = config_map
+        except (ApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
+            # Retried like a missing object, as the kubelet retries a failed cache sync.
+            raise ContainerConfigError(f"failed to read secrets/configmaps: {error}") from error
         return secrets, config_maps
 
     async def _prepare_volumes(self) -> None:
