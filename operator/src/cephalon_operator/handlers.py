@@ -12,6 +12,7 @@ from typing import Any
 
 import kopf
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from cephalon_contracts.resources import GROUP, VERSION, ProviderTenantSpec, SessionPhase
 
@@ -79,12 +80,17 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
         settings.batching.error_delays = [1, 2, 5, 10, 30]
         password_file = config.redis.password_file
         password = password_file.read_text().strip() if password_file else None
-        redis = aioredis.from_url(
+        # A blocking pool waits for a free connection instead of failing a burst of
+        # reconciles with "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
             config.redis.url,
             username=config.redis.username,
             password=password,
             decode_responses=True,
+            max_connections=config.redis.max_connections,
+            timeout=20,
         )
+        redis = aioredis.Redis(connection_pool=pool)
         memo["deps"] = Deps(
             settings=config,
             kube=await KubeClient.from_environment(),
@@ -146,6 +152,9 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
         except KubeError as e:
             deps.metrics.reconciles.labels("AgentSession", "retry").inc()
             raise _transient(e) from e
+        except RedisError as e:
+            deps.metrics.reconciles.labels("AgentSession", "retry").inc()
+            raise kopf.TemporaryError(f"Redis: {e}", delay=2) from e
 
     @kopf.on.delete(*SESSIONS, registry=registry)
     async def session_deleted(
@@ -179,6 +188,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
             await reconciler.teardown(ctx)
         except KubeError as e:
             raise _transient(e) from e
+        except RedisError as e:
+            raise kopf.TemporaryError(f"Redis: {e}", delay=2) from e
 
     @kopf.timer(*SESSIONS, interval=config.status_interval_seconds, registry=registry)
     async def session_observe(
@@ -221,6 +232,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
                 kopf.info(body, reason=update["reason"], message=update["message"])
         except KubeError as e:
             raise _transient(e) from e
+        except RedisError as e:
+            raise kopf.TemporaryError(f"Redis: {e}", delay=2) from e
 
     # ------------------------------------------------------------------ tenants
 
@@ -253,6 +266,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
         except KubeError as e:
             deps.metrics.reconciles.labels("ProviderTenant", "retry").inc()
             raise _transient(e) from e
+        except RedisError as e:
+            raise kopf.TemporaryError(f"Redis: {e}", delay=2) from e
 
     @kopf.timer(*TENANTS, interval=10, registry=registry)
     async def tenant_observe(
@@ -270,6 +285,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
                 patch.status[key] = value
         except KubeError as e:
             raise _transient(e) from e
+        except RedisError as e:
+            raise kopf.TemporaryError(f"Redis: {e}", delay=2) from e
 
     @kopf.on.delete(*TENANTS, registry=registry)
     async def tenant_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:

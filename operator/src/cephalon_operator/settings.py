@@ -23,6 +23,8 @@ class RedisSettings(BaseModel):
     )
     """Pod labels of the Redis server, for the sessions' egress NetworkPolicy."""
     port: int = 6379
+    max_connections: int = 32
+    """Connections the operator keeps to Redis; reconciles wait for a free one."""
 
 
 class ImageSettings(BaseModel):
