@@ -827,3 +827,26 @@ async def test_deadline_during_config_error_never_starts_the_container(
     await api.create(NS, "secrets", {"metadata": {"name": "later"}, "stringData": {"k": "v"}})
     await asyncio.sleep(1.0)  # several config_retry_delay periods (0.2 s)
     assert not marker.exists()
+
+
+async def test_console_scripts_of_the_executors_environment_are_on_path(
+    api: Api, executor: PodExecutor, tmp_path: Path
+) -> None:
+    await api.create(
+        NS,
+        "pods",
+        pod(
+            "scripts",
+            [{"name": "app", "command": ["sh", "-c", 'echo "$PATH"; cephalon --help >/dev/null']}],
+            restartPolicy="Never",
+        ),
+    )
+
+    async def finished() -> dict[str, Any] | None:
+        obj = await api.pod(NS, "scripts")
+        return obj if obj and obj["status"].get("phase") in ("Succeeded", "Failed") else None
+
+    obj = await eventually(finished, what="pod finished")
+    assert obj["status"]["phase"] == "Succeeded"
+    path = (tmp_path / "logs" / NS / "scripts" / "app.log").read_text().strip()
+    assert path.split(os.pathsep)[0] == str(Path(sys.executable).parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,10 @@ from pathlib import Path
 
 def _no_images() -> dict[str, tuple[str, ...]]:
     return {}
+
+
+def _interpreter_bin() -> tuple[str, ...]:
+    return (str(Path(sys.executable).parent),)
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,11 @@ class KubeletConfig:
 
     ``pod_ip_pool`` (e.g. ``127.10.0.0/16``) gives every pod its own loopback address
     instead of ``pod_ip`` (see ``addresses``); ``pod_ip`` stays the node's ``hostIP``.
+
+    ``path_prepend`` goes in front of the inherited ``PATH`` of every container; by
+    default the directory of the executor's Python, so that the workspace's console
+    scripts (``cephalon-runtime``…) and ``python`` resolve to the virtualenv the executor
+    runs in.
 
     ``bind_pods``: there is no scheduler, so the executor binds each unbound pod it takes
     to ``node_name`` through ``pods/binding`` (which makes the API server delete it
@@ -47,6 +57,7 @@ class KubeletConfig:
     backoff_cap: float = 300.0
     backoff_reset_after: float = 600.0
     inherit_env: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+    path_prepend: tuple[str, ...] = field(default_factory=_interpreter_bin)
     shutdown_grace: float = 5.0
     config_retry_delay: float = 2.0
     watch_timeout_seconds: int = 240

@@ -168,6 +168,10 @@ class PodWorker:
         cwd = working_dir(container, mounts, root / "rootfs")
         cwd.mkdir(parents=True, exist_ok=True)
         base = {key: os.environ[key] for key in self._config.inherit_env if key in os.environ}
+        if self._config.path_prepend:
+            base["PATH"] = os.pathsep.join(
+                [*self._config.path_prepend, base.get("PATH", os.defpath)]
+            )
         base.update(
             {
                 "HOSTNAME": self.name,
