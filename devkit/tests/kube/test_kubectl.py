@@ -170,9 +170,15 @@ async def test_kubectl_builtin_kinds(kubectl: Kubectl) -> None:
     )
     _, out, _ = await kubectl.run("apply", "-f", "-", stdin=manifest)
     assert "configmap/cfg created" in out and "pod/web created" in out
-    changed = manifest.replace("a: '1'", "a: '2'").replace("value: '1'", "value: '2'")
+    changed = manifest.replace("a: '1'", "a: '2'").replace("python:3.11", "python:3.12")
     _, out, _ = await kubectl.run("apply", "-f", "-", stdin=changed)
-    assert "configmap/cfg configured" in out
+    assert "configmap/cfg configured" in out and "pod/web configured" in out
+    _, out, _ = await kubectl.run("get", "pod", "web", "-o", "jsonpath={.spec.containers[0].image}")
+    assert out == "python:3.12"
+    # As on a real cluster, a pod's spec is immutable apart from images and a few fields.
+    env_change = changed.replace("value: '1'", "value: '2'")
+    code, _, err = await kubectl.run("apply", "-f", "-", stdin=env_change, ok=False)
+    assert code != 0 and "pod updates may not change fields other than" in err
     _, out, _ = await kubectl.run("get", "cm", "cfg", "-o", "jsonpath={.data.a}")
     assert out == "2"
     _, out, _ = await kubectl.run("get", "pods", "-l", "app=demo")

@@ -289,3 +289,49 @@ async def test_kinds_the_operator_and_chart_write_are_served(http: Http) -> None
         assert created["metadata"]["uid"]
     cluster_role = await http.ok("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/x")
     assert "namespace" not in cluster_role["metadata"]
+
+
+async def test_builtin_immutability_rules(http: Http) -> None:
+    pod = await http.ok("POST", PODS, pod_body("imm"))
+    image = await http.patch(
+        f"{PODS}/imm",
+        {"spec": {"containers": [{"name": "main", "image": "python:3.12"}]}},
+        kind="strategic",
+    )
+    assert image.status == 200
+    env = await http.patch(
+        f"{PODS}/imm",
+        {"spec": {"containers": [{"name": "main", "env": [{"name": "B", "value": "2"}]}]}},
+        kind="strategic",
+    )
+    assert env.status == 422
+    assert env.body["details"]["causes"][0]["field"] == "spec"
+    # A PUT without the server-set defaults is defaulted again, not refused.
+    replaced = {**pod_body("imm"), "metadata": {"name": "imm", "labels": {"x": "y"}}}
+    replaced["spec"]["containers"][0]["image"] = "python:3.12"
+    assert (await http.put(f"{PODS}/imm", replaced)).status == 200
+    assert pod["spec"]["restartPolicy"] == "Always"
+
+    cm = await http.ok(
+        "POST", CMS, {"metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True}
+    )
+    frozen = await http.patch(f"{CMS}/frozen", {"data": {"a": "2"}})
+    assert frozen.status == 422 and cm["immutable"] is True
+
+    deployments = "/apis/apps/v1/namespaces/default/deployments"
+    await http.ok(
+        "POST",
+        deployments,
+        {"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "a"}}}},
+    )
+    moved = await http.patch(
+        f"{deployments}/d", {"spec": {"selector": {"matchLabels": {"app": "b"}}}}
+    )
+    assert moved.status == 422
+    assert moved.body["details"]["causes"][0]["field"] == "spec.selector"
+
+
+async def test_annotations_size_limit(http: Http) -> None:
+    reply = await http.post(CMS, {"metadata": {"name": "big", "annotations": {"a": "x" * 262_145}}})
+    assert reply.status == 422
+    assert reply.body["details"]["causes"][0]["field"] == "metadata.annotations"

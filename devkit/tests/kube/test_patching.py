@@ -127,16 +127,21 @@ def test_strategic_merge_directives() -> None:
 
 async def test_http_patch_types(http: Http, crds: object) -> None:
     await http.ok("POST", PODS, pod_body("p"))
+    deployments = "/apis/apps/v1/namespaces/default/deployments"
+    template = {"spec": pod_body("t")["spec"]}
+    await http.ok("POST", deployments, {"metadata": {"name": "d"}, "spec": {"template": template}})
+    env = [{"name": "B", "value": "2"}]
     patched = await http.ok(
         "PATCH",
-        f"{PODS}/p",
-        {"spec": {"containers": [{"name": "main", "env": [{"name": "B", "value": "2"}]}]}},
+        f"{deployments}/d",
+        {"spec": {"template": {"spec": {"containers": [{"name": "main", "env": env}]}}}},
         content_type="application/strategic-merge-patch+json",
     )
-    assert patched["spec"]["containers"][0]["env"] == [
+    assert patched["spec"]["template"]["spec"]["containers"][0]["env"] == [
         {"name": "A", "value": "1"},
         {"name": "B", "value": "2"},
     ]
+    assert patched["metadata"]["generation"] == 2
     reply = await http.patch(
         f"{PODS}/p", [{"op": "test", "path": "/metadata/name", "value": "q"}], kind="json"
     )

@@ -61,6 +61,7 @@ from .validation import (
     unknown_builtin_fields,
     validate_builtin,
     validate_metadata,
+    validate_update,
 )
 
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
@@ -263,9 +264,24 @@ class KubeApi:
         if rtype.namespaced:
             self._check_namespace(rtype, namespace, obj["metadata"])
         self._check_preconditions(rtype, old, obj)
-        return self.commit_update(
-            rtype, old, self._merge_into_old(rtype, old, obj, subresource), ctx
+        return self._checked_update(
+            rtype, old, self._merge_into_old(rtype, old, obj, subresource), ctx, subresource
         )
+
+    def _checked_update(
+        self,
+        rtype: ResourceType,
+        old: KubeObject,
+        new: KubeObject,
+        ctx: WriteContext,
+        subresource: str | None,
+    ) -> KubeObject:
+        """A client's write (PUT or PATCH): the strategies' immutability rules apply."""
+        if subresource is None:
+            errors = validate_update(rtype, new, old)
+            if errors:
+                raise Invalid.of(rtype.kind, rtype.group, old["metadata"]["name"], errors)
+        return self.commit_update(rtype, old, new, ctx)
 
     def _check_preconditions(self, rtype: ResourceType, old: KubeObject, new: KubeObject) -> None:
         meta, old_meta = new["metadata"], old["metadata"]
@@ -319,6 +335,8 @@ class KubeApi:
                 meta.pop(kept, None)
         if rtype.kind == "Secret":
             prepare_secret(new)
+        elif rtype.key == POD_KEY:
+            prepare_pod(new)  # defaults apply to every decoded body, not only on create
         return new
 
     def commit_update(
@@ -410,9 +428,8 @@ class KubeApi:
         if media == APPLY_PATCH:
             patched["metadata"].pop("resourceVersion", None)
         obj = self._decode_body(rtype, patched, ctx)
-        return self.commit_update(
-            rtype, existing, self._merge_into_old(rtype, existing, obj, subresource), ctx
-        ), False
+        merged = self._merge_into_old(rtype, existing, obj, subresource)
+        return self._checked_update(rtype, existing, merged, ctx, subresource), False
 
     # --- delete ----------------------------------------------------------------------------
 

@@ -170,6 +170,17 @@ def validate_metadata(rtype: ResourceType, obj: KubeObject) -> list[FieldError]:
     elif len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
         message = SUBDOMAIN_MESSAGE if len(name) <= 253 else "must be no more than 253 characters"
         errors.append(invalid_value("metadata.name", name, message))
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict):
+        size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+        if size > _ANNOTATIONS_LIMIT:
+            errors.append(
+                field_error(
+                    "metadata.annotations",
+                    "FieldValueTooLong",
+                    f"Too long: may not be more than {_ANNOTATIONS_LIMIT} bytes",
+                )
+            )
     for kind in ("labels", "annotations"):
         value = meta.get(kind)
         if value is not None and not (
@@ -210,6 +221,68 @@ def validate_metadata(rtype: ResourceType, obj: KubeObject) -> list[FieldError]:
                     )
                 )
     return errors
+
+
+_POD_UPDATE_MESSAGE = (
+    "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only"
+    " additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be"
+    " set to 1 if it was previously negative)"
+)
+_ANNOTATIONS_LIMIT = 256 * 1024
+
+
+def validate_update(rtype: ResourceType, new: KubeObject, old: KubeObject) -> list[FieldError]:
+    """What the built-in strategies refuse to change on the main endpoint.
+
+    The operator must see these errors here rather than first in a cluster: a pod's
+    spec is immutable except images and a few fields, a Deployment's selector is
+    immutable, and an ``immutable`` ConfigMap or Secret keeps its data.
+    """
+    if rtype.custom:
+        return []
+    if rtype.kind == "Pod" and not rtype.group:
+        if _mutable_pod_spec(new.get("spec")) != _mutable_pod_spec(old.get("spec")):
+            return [field_error("spec", "FieldValueForbidden", _POD_UPDATE_MESSAGE)]
+    if rtype.kind in ("Deployment", "StatefulSet"):
+        selector = (new.get("spec") or {}).get("selector")
+        if selector != (old.get("spec") or {}).get("selector"):
+            return [invalid_value("spec.selector", "object", "field is immutable")]
+    if rtype.kind in ("ConfigMap", "Secret") and old.get("immutable"):
+        errors = []
+        if not new.get("immutable"):
+            errors.append(
+                field_error(
+                    "immutable",
+                    "FieldValueForbidden",
+                    "Forbidden: field is immutable when `immutable` is set",
+                )
+            )
+        for key in ("data", "binaryData"):
+            if new.get(key) != old.get(key):
+                errors.append(
+                    field_error(
+                        key,
+                        "FieldValueForbidden",
+                        "Forbidden: field is immutable when `immutable` is set",
+                    )
+                )
+        return errors
+    return []
+
+
+def _mutable_pod_spec(spec: Any) -> Any:
+    """The pod spec with the fields an update may change blanked out."""
+    if not isinstance(spec, dict):
+        return spec
+    spec = copy.deepcopy(spec)
+    for key in ("containers", "initContainers"):
+        for container in spec.get(key) or []:
+            if isinstance(container, dict):
+                container.pop("image", None)
+    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
+        spec.pop(key, None)
+    return spec
 
 
 def validate_builtin(rtype: ResourceType, obj: KubeObject) -> list[FieldError]:
