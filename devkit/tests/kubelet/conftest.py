@@ -47,9 +47,11 @@ class Api:
         self.session = session
         self.url = url
 
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
+    ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body)
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": content_type}
         async with self.session.request(method, self.url + path, data=data, headers=headers) as r:
             text = await r.text()
             return r.status, (json.loads(text) if text else None)

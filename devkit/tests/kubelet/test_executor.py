@@ -850,3 +850,39 @@ async def test_console_scripts_of_the_executors_environment_are_on_path(
     assert obj["status"]["phase"] == "Succeeded"
     path = (tmp_path / "logs" / NS / "scripts" / "app.log").read_text().strip()
     assert path.split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
+async def test_deleted_pod_with_a_finalizer_ends_failed_and_waits_for_it(
+    api: Api, executor: PodExecutor
+) -> None:
+    manifest = pod("held", [{"name": "app", "command": ["sleep", "60"]}])
+    manifest["metadata"]["finalizers"] = ["example.com/hold"]
+    manifest["spec"]["terminationGracePeriodSeconds"] = 2
+    await api.create(NS, "pods", manifest)
+
+    async def running_pid() -> int | None:
+        obj = await api.pod(NS, "held")
+        state = container_status(obj or {}).get("state", {})
+        cid = container_status(obj or {}).get("containerID", "")
+        return int(cid.removeprefix("local://")) if "running" in state and cid else None
+
+    pid = await eventually(running_pid, what="container running")
+    await api.delete_pod(NS, "held")
+
+    async def finished() -> dict[str, Any] | None:
+        obj = await api.pod(NS, "held")
+        meta = (obj or {}).get("metadata", {})
+        return obj if obj and meta.get("deletionGracePeriodSeconds") == 0 else None
+
+    obj = await eventually(finished, what="the executor's final delete")
+    assert not alive(pid)
+    assert obj["status"]["phase"] == "Failed"  # deleted pods end terminal (Kubernetes 1.27+)
+    assert container_status(obj)["state"]["terminated"]["exitCode"] == 143
+    code, _ = await api.call(
+        "PATCH",
+        f"/api/v1/namespaces/{NS}/pods/held",
+        {"metadata": {"finalizers": None}},
+        content_type="application/merge-patch+json",
+    )
+    assert code == 200
+    await eventually(lambda: _absent(api, "held"), what="pod gone once the finalizer is removed")

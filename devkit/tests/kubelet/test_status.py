@@ -251,3 +251,17 @@ def test_qos_class(resources: list[dict[str, dict[str, str]]], expected: str) ->
 
 def test_timestamp_is_rfc3339_utc() -> None:
     assert timestamp(0) == "1970-01-01T00:00:00Z"
+
+
+def test_a_deleted_pod_ends_in_a_terminal_phase() -> None:
+    spec: PodSpec = {"containers": [{"name": "a"}, {"name": "b"}], "restartPolicy": "Always"}
+    killed: ContainerState = {"terminated": {"exitCode": 143, "reason": "Error"}}
+
+    def phase(*states: ContainerState) -> str:
+        views = tuple(ContainerView(n, "i", st, {}) for n, st in zip("ab", states, strict=True))
+        view = PodView((), views, "t", terminating=True)
+        return build_pod_status(spec, view, {}, now="t", pod_ip="127.0.0.1")["phase"]
+
+    assert phase(RUNNING, killed) == "Running"
+    assert phase(EXIT0, killed) == "Failed"
+    assert phase(EXIT0, EXIT0) == "Succeeded"

@@ -393,6 +393,7 @@ class PodWorker:
             containers=tuple(r.view() for r in self._main),
             start_time=self._start_time or now,
             failure=self._failure,
+            terminating=self._stopping and self._failure is None,
         )
         return build_pod_status(
             spec, view, previous, now=now, pod_ip=self._pod_ip, host_ip=self._config.pod_ip

@@ -170,6 +170,7 @@ class PodView:
     containers: tuple[ContainerView, ...]
     start_time: str
     failure: tuple[str, str] | None = None  # (reason, message) ending the pod as Failed
+    terminating: bool = False  # being deleted: nothing restarts any more
 
 
 def build_pod_status(
@@ -182,7 +183,9 @@ def build_pod_status(
     host_ip: str = "",
 ) -> PodStatus:
     """The full ``status`` to write for a pod."""
-    restart_policy = spec.get("restartPolicy", "Always")
+    # Since Kubernetes 1.27 a deleted pod ends in a terminal phase whatever its
+    # restartPolicy: once its containers stopped it is Succeeded or Failed.
+    restart_policy = "Never" if view.terminating else spec.get("restartPolicy", "Always")
     phase: PodPhase = (
         "Failed"
         if view.failure is not None
