@@ -4,8 +4,9 @@
 store and the API's write semantics without HTTP.
 """
 
-from .api import KubeApi, WriteContext
+from .api import KubeApi
 from .errors import ApiError
+from .lifecycle import WriteContext
 from .server import KubeApiServer, ThreadedKubeApiServer
 
 __all__ = ["ApiError", "KubeApi", "KubeApiServer", "ThreadedKubeApiServer", "WriteContext"]

@@ -22,8 +22,6 @@ import copy
 import json
 import secrets
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
@@ -40,6 +38,14 @@ from .errors import (
     field_error,
 )
 from .gc import GarbageCollector
+from .lifecycle import (
+    CRD_CLEANUP_FINALIZER,
+    FOREGROUND_FINALIZER,
+    WriteContext,
+    is_terminating,
+    now_rfc3339,
+    pending_finalizers,
+)
 from .patching import (
     APPLY_PATCH,
     JSON_PATCH,
@@ -64,25 +70,8 @@ from .validation import (
     validate_update,
 )
 
-CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
-FOREGROUND_FINALIZER = "foregroundDeletion"
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _BOOT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-
-
-def now_rfc3339(delta_s: float = 0) -> str:
-    moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=delta_s)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(slots=True)
-class WriteContext:
-    """Per-request write options and the warnings to return in ``Warning`` headers."""
-
-    dry_run: bool = False
-    field_validation: str = "Warn"  # Strict | Warn | Ignore
-    version: str | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 def _strip_volatile(obj: KubeObject) -> KubeObject:
@@ -97,17 +86,6 @@ def _strip_volatile(obj: KubeObject) -> KubeObject:
 def _spec_part(obj: KubeObject, with_status: bool) -> dict[str, Any]:
     skip = {"metadata", "apiVersion", "kind"} | ({"status"} if with_status else set())
     return {k: v for k, v in obj.items() if k not in skip}
-
-
-def pending_finalizers(rkey: ResourceKey, obj: KubeObject) -> list[str]:
-    names = list(obj["metadata"].get("finalizers") or [])
-    if rkey == NAMESPACE_KEY:
-        names += list((obj.get("spec") or {}).get("finalizers") or [])
-    return names
-
-
-def is_terminating(obj: KubeObject | None) -> bool:
-    return obj is not None and bool(obj["metadata"].get("deletionTimestamp"))
 
 
 class KubeApi:

@@ -24,6 +24,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .errors import ApiError
+from .lifecycle import CRD_CLEANUP_FINALIZER, FOREGROUND_FINALIZER, WriteContext, is_terminating
 from .resources import CRD_KEY, NAMESPACE_KEY
 from .types import DeleteOptions
 
@@ -118,8 +119,6 @@ class GarbageCollector:
             self._cleanup_crd(key)
 
     def _delete(self, group: str, plural: str, namespace: str, name: str) -> None:
-        from .api import WriteContext, is_terminating
-
         api = self._api
         rtype = api.registry.by_key((group, plural))
         obj = api.store.get((group, plural), namespace, name)
@@ -142,8 +141,6 @@ class GarbageCollector:
                 self._delete(group, plural, namespace, name)
 
     def _finish_foreground(self, owner_uid: str) -> None:
-        from .api import FOREGROUND_FINALIZER, WriteContext
-
         api = self._api
         key = api.store.key_of_uid(owner_uid)
         if key is None:
@@ -167,8 +164,6 @@ class GarbageCollector:
         api.commit_update(rtype, owner, new, WriteContext())
 
     def _terminate_namespace(self, name: str) -> None:
-        from .api import WriteContext, is_terminating
-
         api = self._api
         ns = api.store.get(NAMESPACE_KEY, "", name)
         if ns is None or not is_terminating(ns):
@@ -184,8 +179,6 @@ class GarbageCollector:
         api.commit_update(api.rtype(NAMESPACE_KEY), ns, new, WriteContext())
 
     def _cleanup_crd(self, name: str) -> None:
-        from .api import CRD_CLEANUP_FINALIZER, WriteContext, is_terminating
-
         api = self._api
         crd = api.store.get(CRD_KEY, "", name)
         if crd is None or not is_terminating(crd):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import json
 import logging
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from . import discovery, openapi, protobuf
-from .api import KubeApi, WriteContext, is_terminating
+from .api import KubeApi
 from .errors import (
     ApiError,
     BadRequest,
@@ -31,6 +32,7 @@ from .errors import (
     NotFound,
     UnsupportedMediaType,
 )
+from .lifecycle import WriteContext, is_terminating, now_rfc3339
 from .resources import POD_KEY, ResourceType
 from .selectors import parse_field_selector, parse_label_selector
 from .tables import to_table
@@ -314,15 +316,13 @@ class Handlers:
             raise Conflict.precondition(
                 "pods", "", t.name, f"pod {t.name} is being deleted, cannot be assigned to a host"
             )
-        new = json.loads(json.dumps(pod))
+        new = copy.deepcopy(pod)
         new["spec"]["nodeName"] = node
         conditions = [
             c
             for c in (new.get("status") or {}).get("conditions") or []
             if c.get("type") != "PodScheduled"
         ]
-        from .api import now_rfc3339
-
         conditions.append(
             {
                 "type": "PodScheduled",
