@@ -14,7 +14,7 @@ STAMP := $(VENV)/.cephalon-setup
 
 export PATH := $(VENV)/bin:$(CURDIR)/$(COPILOT_DIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup system-deps lock crds crds-check lint test unit smoke bench demo clean
+.PHONY: help setup system-deps lock crds crds-check docs docs-check lint test unit smoke bench demo clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,10 +48,16 @@ crds: $(STAMP) ## regenerate crds/*.yaml from the contract models
 crds-check: $(STAMP) ## fail when committed CRDs differ from freshly generated ones
 	$(PY) -m cephalon_contracts.crds --check --docs docs/crds.md crds/
 
-lint: $(STAMP) crds-check ## ruff, mypy --strict, import-linter, secret guard
+docs: $(STAMP) ## regenerate docs/configuration.md from the settings classes
+	$(PY) tools/config_docs.py docs/configuration.md
+
+docs-check: $(STAMP)
+	$(PY) tools/config_docs.py --check docs/configuration.md
+
+lint: $(STAMP) crds-check docs-check ## ruff, mypy --strict, import-linter, secret guard, generated files
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy $(SRC_DIRS) tools/secret_guard.py benchmarks/report.py
+	$(PY) -m mypy $(SRC_DIRS) tools/secret_guard.py tools/config_docs.py benchmarks/report.py
 	$(VENV)/bin/lint-imports
 	$(PY) tools/secret_guard.py
 

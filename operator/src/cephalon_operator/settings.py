@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class RedisSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     url: str = "redis://cephalon-redis.cephalon-system.svc:6379/0"
     """Redis for streams and session ACL users (no credentials in the URL)."""
     username: str = "cephalon-operator"
+    """The operator's Redis user."""
     password_file: Path | None = None
     """File with the operator's Redis password (it may create and delete ACL users)."""
     service_selector: dict[str, str] = Field(
@@ -23,30 +26,44 @@ class RedisSettings(BaseModel):
     )
     """Pod labels of the Redis server, for the sessions' egress NetworkPolicy."""
     port: int = 6379
+    """Redis port, for the sessions' egress NetworkPolicy."""
     max_connections: int = 32
     """Connections the operator keeps to Redis; reconciles wait for a free one."""
 
 
 class ImageSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     runtime: str = "cephalon/runtime:0.1.0"
+    """Session runtime image (a tenant's sessions.image overrides it)."""
     gateway: str = "cephalon/gateway:0.1.0"
+    """Image of the gateway and the model gateway (a tenant's gateway.image overrides it)."""
     pull_policy: str = "IfNotPresent"
+    """imagePullPolicy of every container the operator creates."""
 
 
 class OperatorSettings(BaseSettings):
+    """Settings of the kopf operator."""
+
     model_config = SettingsConfigDict(
-        env_prefix="CEPHALON_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="CEPHALON_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        use_attribute_docstrings=True,
     )
 
     release_namespace: str = "cephalon-system"
     """Where access-layer pods, their Secrets and Redis live."""
     topic_root: str = "promethean"
+    """Root of every stream and key name."""
     redis: RedisSettings = Field(default_factory=RedisSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
     runtime_port: int = 8080
     """The runtime's health port inside the session pod."""
     model_gateway_port: int = 8080
+    """The model gateway's Service port."""
     gateway_port: int = 8080
+    """The access-layer containers' HTTP port."""
     status_interval_seconds: float = 1.0
     """At most one progress status write per session per this interval."""
     heartbeat_stale_seconds: float = 30.0
