@@ -6,9 +6,10 @@ Two kinds of findings (ARCHITECTURE §4, rule 6):
 * a **credential environment name** (``DISCORD_TOKEN``, ``*_BOT_TOKEN``,
   ``GITHUB_TOKEN``, ``COPILOT_*TOKEN``, ``*_API_KEY``, ``CLIENT_SECRET``,
   ``REFRESH_TOKEN``) outside the access layer (``gateway/``, ``charts/``, the local-mode
-  launcher in ``devkit/``), docs and tests. Components read credentials from files
-  (``..._FILE`` settings naming a mounted Secret), so such a name elsewhere means a
-  credential is about to travel by environment variable into the wrong process;
+  launcher in ``devkit/`` and the ``providers.yml`` it reads), docs and tests.
+  Components read credentials from files (``..._FILE`` settings naming a mounted
+  Secret), so such a name elsewhere means a credential is about to travel by
+  environment variable into the wrong process;
 * a **token-like value** (Discord bot token, GitHub token, ``sk-`` keys, AWS keys,
   Slack tokens, private keys, long secret literals) anywhere, unless it is obviously
   fake (``fake``, ``example``, ``dummy``...) and in docs, tests or the access layer.
@@ -50,7 +51,7 @@ TOKEN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 FAKE_MARKERS = re.compile(
     r"(?i)fake|example|dummy|test|placeholder|redacted|changeme|x{4,}|0{6,}|\.\.\.|<[a-z-]+>"
 )
-ACCESS_LAYER = ("gateway/", "charts/", "devkit/src/cephalon_devkit/local/")
+ACCESS_LAYER = ("gateway/", "charts/", "devkit/src/cephalon_devkit/local/", "providers.yml")
 SELF = "tools/secret_guard.py"
 SKIP_SUFFIXES = (".lock", ".png", ".jpg", ".gif", ".ico", ".whl", ".gz")
 MAX_BYTES = 2_000_000

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     from cephalon_devkit.kube import command as kube_command
     from cephalon_devkit.kubelet import command as kubelet_command
+    from cephalon_devkit.local import tenants_command
 
     parser = argparse.ArgumentParser(prog="cephalon", description="Cephalon developer CLI")
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
@@ -34,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
             description="Run the local pod executor until SIGINT/SIGTERM.",
         )
     )
+    tenants_command.add_arguments(
+        groups.add_parser("tenants", help="the provider-tenant registry (providers.yml)")
+    )
     return parser
 
 
@@ -46,3 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     result: int = args.func(args)
     return result
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -77,7 +77,7 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
         settings.watching.client_timeout = 330
         settings.watching.connect_timeout = 10
         settings.networking.request_timeout = 30
-        settings.batching.error_delays = [1, 2, 5, 10, 30]
+        settings.queueing.error_delays = [1, 2, 5, 10, 30]
         password_file = config.redis.password_file
         password = password_file.read_text().strip() if password_file else None
         # A blocking pool waits for a free connection instead of failing a burst of
