@@ -208,3 +208,21 @@ async def test_kubectl_create_generators_send_protobuf(kubectl: Kubectl) -> None
     assert out == "be kind"
     code, _, err = await kubectl.run("create", "deployment", "web", "--image=x", ok=False)
     assert code != 0 and "protobuf only for" in err
+
+
+async def test_kubectl_applies_the_committed_samples_and_refuses_the_invalid_ones(
+    kubectl: Kubectl,
+) -> None:
+    """`kubectl apply -f crds/samples/` as the repository ships them: every valid sample is
+    accepted and each invalid one is refused with the message its first line names."""
+    samples = CRD_DIR / "samples"
+    await kubectl.run("apply", "-f", str(CRD_DIR))
+    await kubectl.run("create", "namespace", "cephalon-discord-duck")
+    _, out, _ = await kubectl.run("apply", "-f", str(samples))
+    assert "providertenant.cephalon.dev/discord-duck created" in out
+    assert "agentsession.cephalon.dev/s-1200000000000000001 created" in out
+    for sample in sorted((samples / "invalid").glob("*.yaml")):
+        expected = sample.read_text().splitlines()[0].removeprefix("# expect: ")
+        code, _, err = await kubectl.run("apply", "-f", str(sample), ok=False)
+        assert code != 0, sample.name
+        assert expected in err, (sample.name, err)
