@@ -3,4 +3,5 @@
 
 pytest_plugins = [
     "cephalon_devkit.testing.redis",
+    "cephalon_devkit.testing.discord",
 ]

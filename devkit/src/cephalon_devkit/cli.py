@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cephalon_devkit.discord import command as discord_command
     from cephalon_devkit.kube import command as kube_command
     from cephalon_devkit.kubelet import command as kubelet_command
     from cephalon_devkit.local import tenants_command
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tenants_command.add_arguments(
         groups.add_parser("tenants", help="the provider-tenant registry (providers.yml)")
+    )
+    discord_command.add_arguments(
+        dev_commands.add_parser(
+            "discord",
+            help="serve the Discord emulator and write its connection details",
+            description="Serve the Discord emulator until SIGINT/SIGTERM.",
+        )
     )
     return parser
 

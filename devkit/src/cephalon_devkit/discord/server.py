@@ -1,0 +1,608 @@
+"""The Discord emulator: one aiohttp server with Discord's REST API, its gateway
+WebSocket, a CDN for attachments, and a user-side API for tests and local mode.
+
+Point discord.py at it with::
+
+    discord.http.Route.BASE = emulator.api_base                 # http://127.0.0.1:P/api/v10
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(emulator.gateway_url)
+
+and log in with ``emulator.bot_token``. READY names ``emulator.resume_gateway_url``
+(local, on a different path, so tests see the client resume where it was told).
+Interactions go to :attr:`DiscordEmulator.interactions_url` signed with the key whose
+public half is :attr:`DiscordEmulator.public_key`. See ``docs/discord-emulator.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict
+from types import TracebackType
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from cephalon_devkit.discord import permissions as perms
+from cephalon_devkit.discord.errors import ApiError, DiscordEmulatorError
+from cephalon_devkit.discord.gateway import PRIVILEGED_INTENTS, Gateway, GatewaySession
+from cephalon_devkit.discord.interactions import (
+    APPLICATION_COMMAND,
+    MESSAGE_COMPONENT,
+    PING,
+    PONG,
+    Interaction,
+    Interactions,
+    button_exists,
+)
+from cephalon_devkit.discord.limits import DiscordLimits
+from cephalon_devkit.discord.payloads import attachment_payload
+from cephalon_devkit.discord.ratelimit import RateLimiter
+from cephalon_devkit.discord.recording import RecordedDispatch, RecordedRequest
+from cephalon_devkit.discord.rest import Fault, RestApi, json_response
+from cephalon_devkit.discord.state import (
+    GUILD_CATEGORY,
+    GUILD_TEXT,
+    Channel,
+    Dispatch,
+    Guild,
+    Message,
+    Role,
+    Upload,
+    User,
+    World,
+)
+from cephalon_devkit.discord.transcript import TranscriptEntry, render, transcript
+from cephalon_devkit.discord.types import JsonObject
+
+FileSpec = tuple[str, bytes] | tuple[str, bytes, str | None]
+"""``(filename, data)`` or ``(filename, data, content_type)``."""
+
+OPTION_TYPES = {
+    "string": 3,
+    "integer": 4,
+    "boolean": 5,
+    "user": 6,
+    "channel": 7,
+    "role": 8,
+    "number": 10,
+    "attachment": 11,
+}
+
+
+def new_bot_token() -> str:
+    """A token that is obviously fake (and unique per emulator)."""
+    return f"fake-bot-token.{secrets.token_hex(12)}"
+
+
+class DiscordEmulator:
+    """A local Discord for one bot application. Use as ``async with DiscordEmulator()``."""
+
+    def __init__(
+        self,
+        *,
+        limits: DiscordLimits | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bot_token: str | None = None,
+        bot_name: str = "Cephalon",
+        interactions_url: str | None = None,
+        allowed_privileged_intents: int = PRIVILEGED_INTENTS,
+    ) -> None:
+        self.limits = limits or DiscordLimits()
+        self.host = host
+        self._requested_port = port
+        self.bot_token = bot_token or new_bot_token()
+        self.world = World(limits=self.limits, bot_name=bot_name)
+        self.limiter = RateLimiter(self.limits)
+        self.interactions = Interactions(self.world, self.limits)
+        self.interactions.endpoint_url = interactions_url
+        self._requests: list[RecordedRequest] = []
+        self._dispatches: list[RecordedDispatch] = []
+        self.gateway = Gateway(
+            self.world,
+            self.limits,
+            check_token=lambda t: secrets.compare_digest(t, self.bot_token),
+            resume_url=lambda: self.resume_gateway_url,
+            record=self._record_dispatch,
+            allowed_privileged_intents=allowed_privileged_intents,
+        )
+        self.world.set_dispatch_hook(self._on_dispatch)
+        self.rest = RestApi(
+            self.world,
+            self.interactions,
+            self.limiter,
+            bot_token=lambda: self.bot_token,
+            gateway_url=lambda: self.gateway_url,
+            record=self._requests.append,
+            recorded=lambda _r: self._changed(),
+        )
+        self._tick = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._log = structlog.get_logger("cephalon_devkit.discord")
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        app = web.Application(client_max_size=self.limits.upload_max_bytes * 11)
+        app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/resume-gateway", self.gateway.handle)
+        app.router.add_get("/cdn/attachments/{channel_id}/{attachment_id}/{filename}", self._cdn)
+        from cephalon_devkit.discord.control import add_control_routes
+
+        add_control_routes(app, self)
+        self.rest.add_to(app)
+        return app
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._requested_port)
+        await site.start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+        self.world.cdn_base = f"{self.url}/cdn"
+        self._log.info("discord_emulator_started", url=self.url)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.gateway.close()
+        await self.interactions.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> DiscordEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # --- addresses and identity -----------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise DiscordEmulatorError("the Discord emulator is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        """What ``discord.http.Route.BASE`` takes (``.../api/v10``)."""
+        return f"{self.url}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        """What ``DiscordWebSocket.DEFAULT_GATEWAY`` takes (and GET /gateway/bot names)."""
+        return f"ws://{self.host}:{self.port}/gateway"
+
+    @property
+    def resume_gateway_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/resume-gateway"
+
+    @property
+    def public_key(self) -> str:
+        """Hex Ed25519 public key interactions are signed with (the app's "public key")."""
+        return self.interactions.public_key_hex
+
+    @property
+    def application_id(self) -> int:
+        return self.world.application_id
+
+    @property
+    def bot(self) -> User:
+        return self.world.bot
+
+    @property
+    def interactions_url(self) -> str | None:
+        return self.interactions.endpoint_url
+
+    def set_interactions_url(self, url: str | None) -> None:
+        """Where interactions are POSTed (the app's "Interactions Endpoint URL")."""
+        self.interactions.endpoint_url = url
+
+    def connection_info(self) -> dict[str, Any]:
+        """Everything a client needs, as written by the CLI's ``--info-file``."""
+        return {
+            "url": self.url,
+            "port": self.port,
+            "api_base": self.api_base,
+            "gateway_url": self.gateway_url,
+            "public_key": self.public_key,
+            "application_id": str(self.application_id),
+            "bot_user_id": str(self.bot.id),
+            "bot_token": self.bot_token,
+            "interactions_url": self.interactions_url,
+        }
+
+    # --- setting the world up -------------------------------------------------------
+
+    def create_user(self, name: str) -> User:
+        return self.world.create_user(name)
+
+    def create_guild(
+        self,
+        name: str,
+        *,
+        owner: User | None = None,
+        bot_permissions: int = perms.DEFAULT_BOT,
+        everyone_permissions: int = perms.DEFAULT_EVERYONE,
+    ) -> Guild:
+        """A guild the bot is in (with a managed role holding ``bot_permissions``)."""
+        return self.world.create_guild(
+            name,
+            owner_id=owner.id if owner else None,
+            bot_permissions=bot_permissions,
+            everyone_permissions=everyone_permissions,
+        )
+
+    def create_role(self, guild_id: int, name: str, permissions: int = 0) -> Role:
+        return self.world.create_role(guild_id, name, permissions)
+
+    def add_member(self, guild_id: int, user: User | int, roles: Iterable[Role | int] = ()) -> None:
+        uid = user.id if isinstance(user, User) else user
+        self.world.add_member(guild_id, uid, [r.id if isinstance(r, Role) else r for r in roles])
+
+    def create_member(self, guild_id: int, name: str, roles: Iterable[Role | int] = ()) -> User:
+        """A new user who is a member of ``guild_id``."""
+        u = self.world.create_user(name)
+        self.add_member(guild_id, u, roles)
+        return u
+
+    def set_bot_permissions(self, guild_id: int, permissions: int) -> None:
+        self.world.set_role_permissions(guild_id, self.world.bot_role(guild_id).id, permissions)
+
+    def create_channel(
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        type: int = GUILD_TEXT,
+        parent_id: int | None = None,
+        overwrites: Sequence[Mapping[str, Any]] = (),
+    ) -> Channel:
+        """A channel made by the guild's owner (not counted against the bot)."""
+        g = self.world.guild(guild_id)
+        body: JsonObject = {
+            "name": name,
+            "type": type,
+            "parent_id": parent_id,
+            "permission_overwrites": list(overwrites),
+        }
+        return self.world.create_channel(guild_id, g.owner_id, body)
+
+    def create_category(self, guild_id: int, name: str) -> Channel:
+        return self.create_channel(guild_id, name, type=GUILD_CATEGORY)
+
+    # --- users acting ---------------------------------------------------------------
+
+    def post_message(
+        self,
+        channel_id: int,
+        user: User | int,
+        content: str = "",
+        *,
+        files: Sequence[FileSpec] = (),
+        embeds: Sequence[Mapping[str, Any]] = (),
+        reply_to: int | None = None,
+    ) -> Message:
+        """A user posts in a channel (MESSAGE_CREATE goes to the bot); Discord's
+        limits and the user's permissions apply."""
+        uid = user.id if isinstance(user, User) else user
+        uploads = [Upload(f[0], f[2] if len(f) > 2 else None, f[1]) for f in files]
+        body: JsonObject = {"content": content, "embeds": [dict(e) for e in embeds]}
+        if reply_to is not None:
+            body["message_reference"] = {"message_id": str(reply_to)}
+        m, _ = self.world.create_message(channel_id, uid, body, uploads)
+        return m
+
+    async def click_button(
+        self, message: Message | int, custom_id: str, user: User | int, *, wait: bool = True
+    ) -> Interaction:
+        """A user clicks a button: a signed MESSAGE_COMPONENT interaction is POSTed to
+        the endpoint. With ``wait`` (default) returns after the endpoint answered."""
+        m = message if isinstance(message, Message) else self._message(message)
+        uid = user.id if isinstance(user, User) else user
+        if not button_exists(m.components, custom_id):
+            raise DiscordEmulatorError(f"message {m.id} has no enabled button {custom_id!r}")
+        self._require_view(m.channel_id, uid)
+        i = self.interactions.new(
+            MESSAGE_COMPONENT,
+            user_id=uid,
+            channel_id=m.channel_id,
+            data={"custom_id": custom_id, "component_type": 2},
+            message_id=m.id,
+        )
+        return await self._deliver(i, wait)
+
+    async def select(
+        self,
+        message: Message | int,
+        custom_id: str,
+        values: Sequence[str],
+        user: User | int,
+        *,
+        wait: bool = True,
+    ) -> Interaction:
+        """A user picks ``values`` in a string select menu."""
+        m = message if isinstance(message, Message) else self._message(message)
+        uid = user.id if isinstance(user, User) else user
+        i = self.interactions.new(
+            MESSAGE_COMPONENT,
+            user_id=uid,
+            channel_id=m.channel_id,
+            data={"custom_id": custom_id, "component_type": 3, "values": list(values)},
+            message_id=m.id,
+        )
+        return await self._deliver(i, wait)
+
+    async def run_command(
+        self,
+        channel_id: int,
+        user: User | int,
+        name: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        files: Mapping[str, FileSpec] | None = None,
+        wait: bool = True,
+    ) -> Interaction:
+        """A user runs ``/name`` with ``options`` (and attachment options from
+        ``files``: option name → file). The command must be registered (global or for
+        the channel's guild); option types come from its definition."""
+        uid = user.id if isinstance(user, User) else user
+        c = self.world.channel(channel_id)
+        cmd = self.world.find_command(c.guild_id, name)
+        if cmd is None:
+            raise DiscordEmulatorError(f"no command /{name} is registered for guild {c.guild_id}")
+        self._require_view(channel_id, uid)
+        declared = {o.get("name"): int(o.get("type") or 3) for o in cmd.options}
+        opts: list[JsonObject] = []
+        resolved: JsonObject = {}
+        for key, value in (options or {}).items():
+            if key not in declared:
+                raise DiscordEmulatorError(f"/{name} has no option {key!r}")
+            opts.append(
+                {
+                    "name": key,
+                    "type": declared[key],
+                    "value": str(value) if declared[key] in (6, 7, 8) else value,
+                }
+            )
+        for key, spec in (files or {}).items():
+            up = Upload(spec[0], spec[2] if len(spec) > 2 else None, spec[1])
+            att = self.world._store_uploads(channel_id, [up], None)[0]
+            opts.append({"name": key, "type": 11, "value": str(att.id)})
+            resolved.setdefault("attachments", {})[str(att.id)] = dict(
+                attachment_payload(self.world.cdn_base, att)
+            )
+        data: JsonObject = {"id": str(cmd.id), "name": cmd.name, "type": 1, "options": opts}
+        if cmd.guild_id is not None:
+            data["guild_id"] = str(cmd.guild_id)
+        if resolved:
+            data["resolved"] = resolved
+        i = self.interactions.new(
+            APPLICATION_COMMAND, user_id=uid, channel_id=channel_id, data=data
+        )
+        return await self._deliver(i, wait)
+
+    async def ping_endpoint(self) -> Interaction:
+        """Discord's endpoint check: a signed PING must be answered with PONG."""
+        i = self.interactions.new(PING, user_id=None, channel_id=None, data=None)
+        return await self.interactions.deliver(i)
+
+    async def verify_endpoint(self) -> bool:
+        """What Discord does when the endpoint URL is saved: a signed PING gets PONG
+        and a PING with a bad signature gets 401."""
+        good = await self.ping_endpoint()
+        if good.response_type != PONG:
+            return False
+        body = b'{"type":1,"id":"1","token":"x","application_id":"1","version":1}'
+        headers = self.interactions.signed_headers(body)
+        headers["X-Signature-Ed25519"] = "00" * 64
+        status, _ = await self.interactions.post_raw(body, headers)
+        return status == 401
+
+    async def _deliver(self, i: Interaction, wait: bool) -> Interaction:
+        if wait:
+            await self.interactions.deliver(i)
+            self._changed()
+            return i
+        task = asyncio.create_task(self.interactions.deliver(i))
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return i
+
+    def _message(self, message_id: int) -> Message:
+        m = self.world.messages.get(message_id)
+        if m is None or m.deleted:
+            raise DiscordEmulatorError(f"no message {message_id}")
+        return m
+
+    def _require_view(self, channel_id: int, user_id: int) -> None:
+        if not self.world.can_view(channel_id, user_id):
+            raise DiscordEmulatorError(f"user {user_id} cannot see channel {channel_id}")
+
+    # --- the gateway ----------------------------------------------------------------
+
+    async def wait_for_gateway(self, count: int = 1, *, timeout: float = 10.0) -> None:
+        await self.gateway.wait_for_sessions(count, timeout=timeout)
+
+    async def drop_gateway_connections(self, code: int = 4000) -> int:
+        return await self.gateway.drop_connections(code)
+
+    @property
+    def gateway_sessions(self) -> list[GatewaySession]:
+        return list(self.gateway.sessions.values())
+
+    # --- faults ---------------------------------------------------------------------
+
+    def inject_rate_limit(
+        self,
+        route: str | None = None,
+        *,
+        times: int = 1,
+        retry_after: float = 0.5,
+        scope: str = "user",
+    ) -> Fault:
+        """The next ``times`` requests to ``route`` (a route name, None: any) get a
+        429 with ``retry_after`` and the given scope (``user``/``global``/``shared``)."""
+        f = Fault(route=route, times=times, retry_after=retry_after, scope=scope)
+        self.rest.faults.append(f)
+        return f
+
+    def inject_error(
+        self,
+        route: str | None,
+        status: int,
+        *,
+        code: int = 0,
+        message: str = "injected by the emulator",
+        times: int = 1,
+    ) -> Fault:
+        f = Fault(route=route, status=status, times=times, code=code, message=message)
+        self.rest.faults.append(f)
+        return f
+
+    # --- observations ---------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return list(self._requests)
+
+    def requests_for(self, route: str) -> list[RecordedRequest]:
+        return [r for r in self._requests if r.route == route]
+
+    @property
+    def dispatches(self) -> list[RecordedDispatch]:
+        return list(self._dispatches)
+
+    @property
+    def all_interactions(self) -> list[Interaction]:
+        return list(self.interactions.by_id.values())
+
+    @property
+    def invalid_request_count(self) -> int:
+        """401/403/429 answers inside the current window (Discord bans at 10,000/10 min)."""
+        return self.limiter.invalid_count()
+
+    @property
+    def invalid_requests_total(self) -> int:
+        return self.limiter.invalid_total
+
+    @property
+    def rate_limited_requests(self) -> list[RecordedRequest]:
+        return [r for r in self._requests if r.status == 429]
+
+    def messages(self, channel_id: int, *, include_ephemeral: bool = False) -> list[Message]:
+        return [
+            m
+            for m in self.world.live_messages(channel_id)
+            if include_ephemeral or m.visible_to is None
+        ]
+
+    def transcript(
+        self, channel_id: int, *, include_ephemeral: bool = True
+    ) -> list[TranscriptEntry]:
+        return transcript(self.world, channel_id, include_ephemeral=include_ephemeral)
+
+    def render_transcript(self, channel_id: int | None = None) -> str:
+        """One channel, or every channel of every guild, as readable text."""
+        if channel_id is not None:
+            return render(self.world, channel_id)
+        parts = []
+        for g in self.world.guilds.values():
+            for cid in g.channel_ids:
+                if self.world.channels[cid].type != GUILD_CATEGORY:
+                    parts.append(render(self.world, cid))
+        return "\n\n".join(parts)
+
+    def attachment_data(self, attachment_id: int) -> bytes:
+        return self.world.attachments[attachment_id].data
+
+    async def wait_for(
+        self, predicate: Callable[[], bool], *, timeout: float = 10.0, poll: float = 0.05
+    ) -> None:
+        """Wait until ``predicate()`` holds. It is checked after every change the
+        emulator sees (request answered, dispatch, interaction answered) and every
+        ``poll`` seconds, for predicates about the client's side."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("condition not met in time")
+            tick = self._tick
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(tick.wait(), min(poll, remaining))
+
+    async def wait_for_message(
+        self,
+        channel_id: int,
+        predicate: Callable[[Message], bool] | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> Message:
+        found: list[Message] = []
+
+        def check() -> bool:
+            for m in self.world.live_messages(channel_id):
+                if predicate is None or predicate(m):
+                    found.append(m)
+                    return True
+            return False
+
+        await self.wait_for(check, timeout=timeout)
+        return found[0]
+
+    # --- internals ------------------------------------------------------------------
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self._changed()
+
+    def _changed(self) -> None:
+        tick, self._tick = self._tick, asyncio.Event()
+        tick.set()
+
+    def _on_dispatch(self, d: Dispatch) -> None:
+        self.gateway.publish(d)
+        self._changed()
+
+    def _record_dispatch(self, d: RecordedDispatch) -> None:
+        self._dispatches.append(d)
+
+    async def _cdn(self, request: web.Request) -> web.StreamResponse:
+        try:
+            att = self.world.attachments[int(request.match_info["attachment_id"])]
+        except (KeyError, ValueError):
+            return json_response(404, {"message": "404: Not Found", "code": 0})
+        return web.Response(
+            body=att.data, content_type=att.content_type or "application/octet-stream"
+        )
+
+    def interaction_summary(self, i: Interaction) -> dict[str, Any]:
+        out = asdict(i)
+        out.pop("payload")
+        return {
+            k: (str(v) if k.endswith("_id") and isinstance(v, int) else v) for k, v in out.items()
+        }
+
+
+__all__ = ["ApiError", "DiscordEmulator", "new_bot_token"]

@@ -1,0 +1,918 @@
+"""The emulated Discord world: users, guilds, roles, members, channels, messages,
+application commands — and the rules Discord applies when a bot changes them.
+
+Every mutation goes through a :class:`World` method that checks what Discord checks
+(permissions, caps, limits) and raises :class:`ApiError` otherwise, then announces the
+change as a :class:`Dispatch` for the gateway. The REST handlers and the user-side API
+both call these methods, so a change made by a "user" in a test and one made by the
+bot look the same to everyone watching.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cephalon_devkit.discord import permissions as perms
+from cephalon_devkit.discord.errors import (
+    CANNOT_EDIT_OTHERS_MESSAGE,
+    MAX_GUILD_CHANNELS,
+    UNKNOWN_CHANNEL,
+    UNKNOWN_COMMAND,
+    UNKNOWN_GUILD,
+    UNKNOWN_MEMBER,
+    UNKNOWN_MESSAGE,
+    UNKNOWN_OVERWRITE,
+    UNKNOWN_ROLE,
+    UNKNOWN_USER,
+    ApiError,
+    DiscordEmulatorError,
+    field_error,
+    forbidden_missing_access,
+    forbidden_missing_permissions,
+    invalid_form,
+    not_found,
+    required,
+    too_long,
+)
+from cephalon_devkit.discord.limits import DiscordLimits
+from cephalon_devkit.discord.payloads import (
+    channel_payload,
+    guild_create_payload,
+    member_payload,
+    message_payload,
+    role_payload,
+)
+from cephalon_devkit.discord.permissions import Overwrite, OverwriteType
+from cephalon_devkit.discord.snowflakes import SnowflakeFactory
+from cephalon_devkit.discord.types import JsonObject
+from cephalon_devkit.discord.validation import check_message
+
+# Channel types (Discord ChannelType).
+GUILD_TEXT = 0
+GUILD_VOICE = 2
+GUILD_CATEGORY = 4
+GUILD_ANNOUNCEMENT = 5
+
+# Message types and flags.
+MESSAGE_DEFAULT = 0
+MESSAGE_REPLY = 19
+MESSAGE_CHAT_INPUT_COMMAND = 20
+FLAG_SUPPRESS_EMBEDS = 1 << 2
+FLAG_EPHEMERAL = 1 << 6
+FLAG_LOADING = 1 << 7
+FLAG_SUPPRESS_NOTIFICATIONS = 1 << 12
+
+# Gateway intents that decide who receives a dispatch.
+INTENT_GUILDS = 1 << 0
+INTENT_GUILD_MEMBERS = 1 << 1
+INTENT_GUILD_MESSAGES = 1 << 9
+INTENT_MESSAGE_CONTENT = 1 << 15
+
+
+def iso_now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+@dataclass
+class User:
+    id: int
+    name: str
+    bot: bool = False
+    global_name: str | None = None
+
+
+@dataclass
+class Role:
+    id: int
+    guild_id: int
+    name: str
+    permissions: int
+    position: int
+    managed: bool = False
+    bot_id: int | None = None
+
+
+@dataclass
+class Member:
+    guild_id: int
+    user_id: int
+    roles: list[int]
+    joined_at: str = field(default_factory=iso_now)
+    nick: str | None = None
+
+
+@dataclass
+class Channel:
+    id: int
+    guild_id: int
+    name: str
+    type: int
+    position: int
+    parent_id: int | None = None
+    topic: str | None = None
+    nsfw: bool = False
+    rate_limit_per_user: int = 0
+    overwrites: dict[int, Overwrite] = field(default_factory=dict)
+    last_message_id: int | None = None
+
+
+@dataclass
+class Attachment:
+    id: int
+    channel_id: int
+    filename: str
+    content_type: str | None
+    data: bytes
+    description: str | None = None
+
+
+@dataclass
+class Message:
+    id: int
+    channel_id: int
+    guild_id: int
+    author_id: int
+    content: str
+    embeds: list[JsonObject]
+    components: list[JsonObject]
+    attachments: list[Attachment]
+    timestamp: str
+    type: int = MESSAGE_DEFAULT
+    flags: int = 0
+    nonce: int | str | None = None
+    edited_timestamp: str | None = None
+    webhook_id: int | None = None
+    interaction_metadata: JsonObject | None = None
+    visible_to: int | None = None
+    """An ephemeral message: the only user who sees it."""
+    message_reference: JsonObject | None = None
+    deleted: bool = False
+    revisions: list[str] = field(default_factory=list)
+    """Earlier contents, oldest first (edits)."""
+    created_monotonic: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Guild:
+    id: int
+    name: str
+    owner_id: int
+    roles: dict[int, Role] = field(default_factory=dict)
+    members: dict[int, Member] = field(default_factory=dict)
+    channel_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Command:
+    id: int
+    application_id: int
+    guild_id: int | None
+    name: str
+    description: str
+    type: int
+    options: list[JsonObject]
+    version: int
+    default_member_permissions: str | None = None
+    contexts: list[int] | None = None
+    nsfw: bool = False
+    extra: JsonObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    """A gateway event the world announces; the gateway decides who receives it."""
+
+    event: str
+    data: JsonObject
+    intent: int
+    guild_id: int | None = None
+    channel_id: int | None = None
+    content_gated: bool = False
+    """MESSAGE_* from someone else: content is stripped without MESSAGE_CONTENT."""
+    mentioned_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file that came with a request (multipart ``files[n]``)."""
+
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+_COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+
+
+class World:
+    """All emulated state. One bot (``bot``) with one application (``application_id``)."""
+
+    def __init__(
+        self,
+        *,
+        limits: DiscordLimits,
+        bot_name: str = "Cephalon",
+        on_dispatch: Callable[[Dispatch], None] | None = None,
+    ) -> None:
+        self.limits = limits
+        self.ids = SnowflakeFactory()
+        self.users: dict[int, User] = {}
+        self.guilds: dict[int, Guild] = {}
+        self.channels: dict[int, Channel] = {}
+        self.messages: dict[int, Message] = {}
+        self.channel_messages: dict[int, list[int]] = {}
+        self.attachments: dict[int, Attachment] = {}
+        self.commands: dict[int, Command] = {}
+        self.cdn_base = ""
+        self.typing: dict[int, float] = {}
+        """Channel id → when the bot last triggered the typing indicator."""
+        self._on_dispatch = on_dispatch
+        self._nonces: dict[tuple[int, int, str], tuple[int, float]] = {}
+        self._renames: dict[int, list[float]] = {}
+        self.bot = self.create_user(bot_name, bot=True)
+        self.application_id = self.bot.id
+
+    # --- announcements ------------------------------------------------------------
+
+    def set_dispatch_hook(self, hook: Callable[[Dispatch], None] | None) -> None:
+        self._on_dispatch = hook
+
+    def _dispatch(self, d: Dispatch) -> None:
+        if self._on_dispatch is not None:
+            self._on_dispatch(d)
+
+    # --- lookups --------------------------------------------------------------------
+
+    def guild(self, guild_id: int) -> Guild:
+        g = self.guilds.get(guild_id)
+        if g is None:
+            raise not_found(UNKNOWN_GUILD, "Guild")
+        return g
+
+    def channel(self, channel_id: int) -> Channel:
+        c = self.channels.get(channel_id)
+        if c is None:
+            raise not_found(UNKNOWN_CHANNEL, "Channel")
+        return c
+
+    def user(self, user_id: int) -> User:
+        u = self.users.get(user_id)
+        if u is None:
+            raise not_found(UNKNOWN_USER, "User")
+        return u
+
+    def member(self, guild_id: int, user_id: int) -> Member:
+        m = self.guild(guild_id).members.get(user_id)
+        if m is None:
+            raise not_found(UNKNOWN_MEMBER, "Member")
+        return m
+
+    def message(self, channel_id: int, message_id: int) -> Message:
+        m = self.messages.get(message_id)
+        if m is None or m.deleted or m.channel_id != channel_id:
+            raise not_found(UNKNOWN_MESSAGE, "Message")
+        return m
+
+    def live_messages(self, channel_id: int) -> list[Message]:
+        ids = self.channel_messages.get(channel_id, [])
+        return [self.messages[i] for i in ids if not self.messages[i].deleted]
+
+    def guild_channels(self, guild_id: int) -> list[Channel]:
+        return [self.channels[c] for c in self.guild(guild_id).channel_ids]
+
+    # --- permissions ----------------------------------------------------------------
+
+    def guild_permissions(self, guild_id: int, user_id: int) -> int:
+        g = self.guild(guild_id)
+        m = g.members.get(user_id)
+        if m is None:
+            return 0
+        return perms.base_permissions(
+            is_owner=g.owner_id == user_id,
+            everyone=g.roles[g.id].permissions,
+            role_permissions=(g.roles[r].permissions for r in m.roles if r in g.roles),
+        )
+
+    def permissions_in(self, channel_id: int, user_id: int) -> int:
+        c = self.channel(channel_id)
+        base = self.guild_permissions(c.guild_id, user_id)
+        m = self.guilds[c.guild_id].members.get(user_id)
+        if m is None:
+            return 0
+        return perms.apply_overwrites(
+            base,
+            guild_id=c.guild_id,
+            member_id=user_id,
+            member_roles=m.roles,
+            overwrites=c.overwrites.values(),
+        )
+
+    def require(self, channel_id: int, user_id: int, needed: int) -> None:
+        """403 Missing Access without VIEW_CHANNEL, 403 Missing Permissions otherwise."""
+        have = self.permissions_in(channel_id, user_id)
+        if not have & perms.VIEW_CHANNEL:
+            raise forbidden_missing_access()
+        if have & needed != needed:
+            raise forbidden_missing_permissions()
+
+    def can_view(self, channel_id: int, user_id: int) -> bool:
+        return bool(self.permissions_in(channel_id, user_id) & perms.VIEW_CHANNEL)
+
+    # --- users, guilds, roles, members ---------------------------------------------
+
+    def create_user(self, name: str, *, bot: bool = False) -> User:
+        u = User(id=self.ids.next(), name=name, bot=bot, global_name=name)
+        self.users[u.id] = u
+        return u
+
+    def create_guild(
+        self,
+        name: str,
+        *,
+        owner_id: int | None = None,
+        bot_permissions: int = perms.DEFAULT_BOT,
+        everyone_permissions: int = perms.DEFAULT_EVERYONE,
+    ) -> Guild:
+        """A guild with @everyone, the bot's managed role, the bot and an owner."""
+        owner = self.users[owner_id] if owner_id else self.create_user(f"{name}-owner")
+        g = Guild(id=self.ids.next(), name=name, owner_id=owner.id)
+        g.roles[g.id] = Role(
+            id=g.id, guild_id=g.id, name="@everyone", permissions=everyone_permissions, position=0
+        )
+        bot_role = Role(
+            id=self.ids.next(),
+            guild_id=g.id,
+            name=self.bot.name,
+            permissions=bot_permissions,
+            position=1,
+            managed=True,
+            bot_id=self.bot.id,
+        )
+        g.roles[bot_role.id] = bot_role
+        g.members[owner.id] = Member(guild_id=g.id, user_id=owner.id, roles=[])
+        g.members[self.bot.id] = Member(guild_id=g.id, user_id=self.bot.id, roles=[bot_role.id])
+        self.guilds[g.id] = g
+        self._dispatch(
+            Dispatch(
+                "GUILD_CREATE", dict(guild_create_payload(self, g)), INTENT_GUILDS, guild_id=g.id
+            )
+        )
+        return g
+
+    def bot_role(self, guild_id: int) -> Role:
+        for r in self.guild(guild_id).roles.values():
+            if r.bot_id == self.bot.id:
+                return r
+        raise DiscordEmulatorError(f"guild {guild_id} has no role for the bot")
+
+    def set_role_permissions(self, guild_id: int, role_id: int, permissions: int) -> Role:
+        g = self.guild(guild_id)
+        role = g.roles.get(role_id)
+        if role is None:
+            raise not_found(UNKNOWN_ROLE, "Role")
+        role.permissions = permissions
+        self._dispatch(
+            Dispatch(
+                "GUILD_ROLE_UPDATE",
+                {"guild_id": str(g.id), "role": dict(role_payload(role))},
+                INTENT_GUILDS,
+                guild_id=g.id,
+            )
+        )
+        return role
+
+    def create_role(self, guild_id: int, name: str, permissions: int = 0) -> Role:
+        g = self.guild(guild_id)
+        role = Role(
+            id=self.ids.next(),
+            guild_id=g.id,
+            name=name,
+            permissions=permissions,
+            position=len(g.roles),
+        )
+        g.roles[role.id] = role
+        self._dispatch(
+            Dispatch(
+                "GUILD_ROLE_CREATE",
+                {"guild_id": str(g.id), "role": dict(role_payload(role))},
+                INTENT_GUILDS,
+                guild_id=g.id,
+            )
+        )
+        return role
+
+    def add_member(self, guild_id: int, user_id: int, roles: Iterable[int] = ()) -> Member:
+        g = self.guild(guild_id)
+        self.user(user_id)
+        role_ids = list(roles)
+        for r in role_ids:
+            if r not in g.roles:
+                raise not_found(UNKNOWN_ROLE, "Role")
+        m = Member(guild_id=g.id, user_id=user_id, roles=role_ids)
+        g.members[user_id] = m
+        data: JsonObject = dict(member_payload(self, m))
+        data["guild_id"] = str(g.id)
+        self._dispatch(Dispatch("GUILD_MEMBER_ADD", data, INTENT_GUILD_MEMBERS, guild_id=g.id))
+        return m
+
+    # --- channels -------------------------------------------------------------------
+
+    def _parse_overwrites(self, guild: Guild, raw: Any) -> dict[int, Overwrite]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, list):
+            raise invalid_form(
+                {"permission_overwrites": field_error("LIST_TYPE_CONVERT", "Must be an array.")}
+            )
+        out: dict[int, Overwrite] = {}
+        for i, o in enumerate(raw):
+            try:
+                target = int(o["id"])
+                kind = OverwriteType(int(o.get("type", 0)))
+                allow = int(o.get("allow") or 0)
+                deny = int(o.get("deny") or 0)
+            except (KeyError, TypeError, ValueError) as e:
+                raise invalid_form(
+                    {
+                        "permission_overwrites": {
+                            str(i): field_error("BASE_TYPE_INVALID", f"Invalid overwrite: {e}")
+                        }
+                    }
+                ) from e
+            if kind is OverwriteType.ROLE and target not in guild.roles:
+                raise invalid_form(
+                    {
+                        "permission_overwrites": {
+                            str(i): {"id": field_error("UNKNOWN_ROLE", "Unknown role")}
+                        }
+                    }
+                )
+            if kind is OverwriteType.MEMBER and target not in self.users:
+                raise invalid_form(
+                    {
+                        "permission_overwrites": {
+                            str(i): {"id": field_error("UNKNOWN_USER", "Unknown user")}
+                        }
+                    }
+                )
+            out[target] = Overwrite(id=target, type=kind, allow=allow, deny=deny)
+        return out
+
+    def _check_overwrite_grant(self, actor_perms: int, overwrites: Iterable[Overwrite]) -> None:
+        """Discord: setting overwrites needs MANAGE_ROLES, and a bot can only allow or
+        deny permissions it has itself (unless it is an administrator)."""
+        items = list(overwrites)
+        if not items or actor_perms & perms.ADMINISTRATOR:
+            return
+        if not actor_perms & perms.MANAGE_ROLES:
+            raise forbidden_missing_permissions()
+        for o in items:
+            if (o.allow | o.deny) & ~actor_perms:
+                raise forbidden_missing_permissions()
+
+    def create_channel(self, guild_id: int, actor_id: int, body: Mapping[str, Any]) -> Channel:
+        g = self.guild(guild_id)
+        if actor_id not in g.members:
+            raise forbidden_missing_access()
+        actor_perms = self.guild_permissions(g.id, actor_id)
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise invalid_form({"name": required()})
+        if len(name) > 100:
+            raise invalid_form({"name": too_long(100)})
+        ctype = int(body.get("type") or GUILD_TEXT)
+        parent_id = int(body["parent_id"]) if body.get("parent_id") else None
+        if parent_id is not None:
+            parent = self.channels.get(parent_id)
+            if parent is None or parent.guild_id != g.id or parent.type != GUILD_CATEGORY:
+                raise invalid_form(
+                    {"parent_id": field_error("CHANNEL_PARENT_INVALID", "Category does not exist")}
+                )
+            actor_perms = self.permissions_in(parent_id, actor_id)
+        if not actor_perms & perms.MANAGE_CHANNELS:
+            raise forbidden_missing_permissions()
+        overwrites = self._parse_overwrites(g, body.get("permission_overwrites"))
+        self._check_overwrite_grant(actor_perms, overwrites.values())
+        if len(g.channel_ids) >= self.limits.guild_channels_max:
+            raise ApiError(
+                400,
+                MAX_GUILD_CHANNELS,
+                f"Maximum number of guild channels reached ({self.limits.guild_channels_max})",
+            )
+        if parent_id is not None:
+            children = sum(1 for c in g.channel_ids if self.channels[c].parent_id == parent_id)
+            if children >= self.limits.category_channels_max:
+                raise invalid_form(
+                    {
+                        "parent_id": field_error(
+                            "CHANNEL_PARENT_MAX_CHANNELS",
+                            f"Maximum number of channels in category reached "
+                            f"({self.limits.category_channels_max})",
+                        )
+                    }
+                )
+        if ctype in (GUILD_TEXT, GUILD_ANNOUNCEMENT):
+            name = re.sub(r"\s+", "-", name.strip().lower())
+        c = Channel(
+            id=self.ids.next(),
+            guild_id=g.id,
+            name=name,
+            type=ctype,
+            position=int(body.get("position") or len(g.channel_ids)),
+            parent_id=parent_id,
+            topic=body.get("topic"),
+            nsfw=bool(body.get("nsfw", False)),
+            rate_limit_per_user=int(body.get("rate_limit_per_user") or 0),
+            overwrites=overwrites,
+        )
+        self.channels[c.id] = c
+        self.channel_messages[c.id] = []
+        g.channel_ids.append(c.id)
+        self._channel_event("CHANNEL_CREATE", c)
+        return c
+
+    def _channel_event(self, event: str, c: Channel) -> None:
+        self._dispatch(
+            Dispatch(
+                event, dict(channel_payload(c)), INTENT_GUILDS, guild_id=c.guild_id, channel_id=c.id
+            )
+        )
+
+    def renames_left(self, channel_id: int, now: float) -> tuple[int, float]:
+        """(remaining name/topic changes, seconds until one frees up)."""
+        window = self.limits.channel_rename_window
+        stamps = [t for t in self._renames.get(channel_id, []) if now - t < window]
+        self._renames[channel_id] = stamps
+        left = self.limits.channel_rename_limit - len(stamps)
+        retry = (stamps[0] + window - now) if stamps and left <= 0 else 0.0
+        return left, retry
+
+    def edit_channel(self, channel_id: int, actor_id: int, body: Mapping[str, Any]) -> Channel:
+        c = self.channel(channel_id)
+        self.require(c.id, actor_id, perms.MANAGE_CHANNELS)
+        g = self.guilds[c.guild_id]
+        if "permission_overwrites" in body:
+            overwrites = self._parse_overwrites(g, body.get("permission_overwrites"))
+            self._check_overwrite_grant(self.permissions_in(c.id, actor_id), overwrites.values())
+            c.overwrites = overwrites
+        if "name" in body and body["name"] != c.name:
+            name = body["name"]
+            if not isinstance(name, str) or not name.strip():
+                raise invalid_form({"name": required()})
+            c.name = re.sub(r"\s+", "-", name.strip().lower()) if c.type == GUILD_TEXT else name
+            self._renames.setdefault(c.id, []).append(time.monotonic())
+        if "topic" in body and body["topic"] != c.topic:
+            c.topic = body["topic"]
+            self._renames.setdefault(c.id, []).append(time.monotonic())
+        if "parent_id" in body:
+            pid = int(body["parent_id"]) if body["parent_id"] else None
+            if pid is not None and pid != c.parent_id:
+                children = sum(1 for x in g.channel_ids if self.channels[x].parent_id == pid)
+                if children >= self.limits.category_channels_max:
+                    raise invalid_form(
+                        {
+                            "parent_id": field_error(
+                                "CHANNEL_PARENT_MAX_CHANNELS",
+                                f"Maximum number of channels in category reached "
+                                f"({self.limits.category_channels_max})",
+                            )
+                        }
+                    )
+            c.parent_id = pid
+        for key in ("nsfw", "rate_limit_per_user", "position"):
+            if key in body and body[key] is not None:
+                setattr(c, key, type(getattr(c, key))(body[key]))
+        self._channel_event("CHANNEL_UPDATE", c)
+        return c
+
+    def delete_channel(self, channel_id: int, actor_id: int) -> Channel:
+        c = self.channel(channel_id)
+        self.require(c.id, actor_id, perms.MANAGE_CHANNELS)
+        del self.channels[c.id]
+        self.guilds[c.guild_id].channel_ids.remove(c.id)
+        for mid in self.channel_messages.pop(c.id, []):
+            self.messages[mid].deleted = True
+        self._channel_event("CHANNEL_DELETE", c)
+        return c
+
+    def put_overwrite(
+        self, channel_id: int, actor_id: int, target_id: int, body: Mapping[str, Any]
+    ) -> None:
+        c = self.channel(channel_id)
+        self.require(c.id, actor_id, perms.MANAGE_ROLES)
+        g = self.guilds[c.guild_id]
+        raw = {"id": target_id, **{k: body.get(k) for k in ("type", "allow", "deny")}}
+        (o,) = self._parse_overwrites(g, [raw]).values()
+        self._check_overwrite_grant(self.permissions_in(c.id, actor_id), [o])
+        c.overwrites[target_id] = o
+        self._channel_event("CHANNEL_UPDATE", c)
+
+    def delete_overwrite(self, channel_id: int, actor_id: int, target_id: int) -> None:
+        c = self.channel(channel_id)
+        self.require(c.id, actor_id, perms.MANAGE_ROLES)
+        if target_id not in c.overwrites:
+            raise not_found(UNKNOWN_OVERWRITE, "Permission Overwrite")
+        del c.overwrites[target_id]
+        self._channel_event("CHANNEL_UPDATE", c)
+
+    # --- messages -------------------------------------------------------------------
+
+    def find_nonce(self, channel_id: int, author_id: int, nonce: int | str) -> Message | None:
+        key = (channel_id, author_id, str(nonce))
+        hit = self._nonces.get(key)
+        if hit is None:
+            return None
+        mid, at = hit
+        if time.monotonic() - at > self.limits.nonce_window:
+            del self._nonces[key]
+            return None
+        m = self.messages.get(mid)
+        return m if m is not None and not m.deleted else None
+
+    def _store_uploads(
+        self, channel_id: int, uploads: Sequence[Upload], meta: Any
+    ) -> list[Attachment]:
+        by_index: dict[int, JsonObject] = {}
+        if isinstance(meta, list):
+            for a in meta:
+                if isinstance(a, Mapping) and "id" in a:
+                    try:
+                        by_index[int(a["id"])] = dict(a)
+                    except (TypeError, ValueError):
+                        continue
+        out: list[Attachment] = []
+        for i, up in enumerate(uploads):
+            info = by_index.get(i, {})
+            att = Attachment(
+                id=self.ids.next(),
+                channel_id=channel_id,
+                filename=str(info.get("filename") or up.filename),
+                content_type=up.content_type,
+                data=up.data,
+                description=info.get("description"),
+            )
+            self.attachments[att.id] = att
+            out.append(att)
+        return out
+
+    def create_message(
+        self,
+        channel_id: int,
+        author_id: int,
+        body: Mapping[str, Any],
+        uploads: Sequence[Upload] = (),
+        *,
+        check_permissions: bool = True,
+        webhook_id: int | None = None,
+        message_type: int = MESSAGE_DEFAULT,
+        interaction_metadata: JsonObject | None = None,
+        visible_to: int | None = None,
+        flags: int = 0,
+        allow_empty: bool = False,
+    ) -> tuple[Message, bool]:
+        """Create a message; returns it and whether it is new (``False``: an earlier
+        message with the same nonce was returned because ``enforce_nonce`` was set)."""
+        c = self.channel(channel_id)
+        if check_permissions:
+            needed = perms.SEND_MESSAGES | (perms.ATTACH_FILES if uploads else 0)
+            self.require(c.id, author_id, needed)
+        check_message(
+            body,
+            file_sizes=[len(u.data) for u in uploads],
+            limits=self.limits,
+            creating=not allow_empty,
+        )
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            earlier = self.find_nonce(c.id, author_id, nonce)
+            if earlier is not None:
+                return earlier, False
+        ref = body.get("message_reference")
+        if isinstance(ref, Mapping) and ref.get("message_id"):
+            ref_msg = self.messages.get(int(ref["message_id"]))
+            if ref_msg is None or ref_msg.deleted:
+                if ref.get("fail_if_not_exists", True):
+                    raise invalid_form(
+                        {
+                            "message_reference": field_error(
+                                "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
+                            )
+                        }
+                    )
+                ref = None
+            else:
+                message_type = MESSAGE_REPLY if message_type == MESSAGE_DEFAULT else message_type
+        m = Message(
+            id=self.ids.next(),
+            channel_id=c.id,
+            guild_id=c.guild_id,
+            author_id=author_id,
+            content=str(body.get("content") or ""),
+            embeds=[dict(e) for e in body.get("embeds") or []],
+            components=[dict(x) for x in body.get("components") or []],
+            attachments=self._store_uploads(c.id, uploads, body.get("attachments")),
+            timestamp=iso_now(),
+            type=message_type,
+            flags=flags
+            | (int(body.get("flags") or 0) & (FLAG_SUPPRESS_EMBEDS | FLAG_SUPPRESS_NOTIFICATIONS)),
+            nonce=nonce,
+            webhook_id=webhook_id,
+            interaction_metadata=interaction_metadata,
+            visible_to=visible_to,
+            message_reference=dict(ref) if isinstance(ref, Mapping) else None,
+        )
+        self.messages[m.id] = m
+        self.channel_messages.setdefault(c.id, []).append(m.id)
+        if nonce is not None:
+            self._nonces[(c.id, author_id, str(nonce))] = (m.id, time.monotonic())
+        if visible_to is None:
+            c.last_message_id = m.id
+            self._message_event("MESSAGE_CREATE", m)
+        return m, True
+
+    def mentioned_ids(self, m: Message) -> frozenset[int]:
+        return frozenset(int(x) for x in re.findall(r"<@!?(\d+)>", m.content))
+
+    def _message_event(self, event: str, m: Message) -> None:
+        data: JsonObject = dict(message_payload(self, m, with_member=True))
+        self._dispatch(
+            Dispatch(
+                event,
+                data,
+                INTENT_GUILD_MESSAGES,
+                guild_id=m.guild_id,
+                channel_id=m.channel_id,
+                content_gated=m.author_id != self.bot.id,
+                mentioned_ids=self.mentioned_ids(m),
+            )
+        )
+
+    def edit_message(
+        self,
+        channel_id: int,
+        message_id: int,
+        actor_id: int,
+        body: Mapping[str, Any],
+        uploads: Sequence[Upload] = (),
+        *,
+        check_author: bool = True,
+    ) -> Message:
+        m = self.message(channel_id, message_id)
+        if check_author and m.author_id != actor_id:
+            raise ApiError(
+                403, CANNOT_EDIT_OTHERS_MESSAGE, "Cannot edit a message authored by another user"
+            )
+        kept = m.attachments
+        if "attachments" in body and isinstance(body["attachments"], list):
+            keep_ids = {
+                int(a["id"])
+                for a in body["attachments"]
+                if isinstance(a, Mapping)
+                and str(a.get("id", "")).isdigit()
+                and int(a["id"]) in self.attachments
+            }
+            kept = [a for a in m.attachments if a.id in keep_ids]
+        check_message(
+            body,
+            file_sizes=[len(u.data) for u in uploads],
+            limits=self.limits,
+            creating=False,
+            existing_attachments=len(kept),
+        )
+        if "content" in body:
+            m.revisions.append(m.content)
+            m.content = str(body["content"] or "")
+        if "embeds" in body:
+            m.embeds = [dict(e) for e in body["embeds"] or []]
+        if "components" in body:
+            m.components = [dict(x) for x in body["components"] or []]
+        if "flags" in body and body["flags"] is not None:
+            keep = m.flags & ~(FLAG_SUPPRESS_EMBEDS | FLAG_LOADING)
+            m.flags = keep | (int(body["flags"]) & FLAG_SUPPRESS_EMBEDS)
+        m.flags &= ~FLAG_LOADING
+        m.attachments = kept + self._store_uploads(m.channel_id, uploads, body.get("attachments"))
+        m.edited_timestamp = iso_now()
+        if m.visible_to is None:
+            self._message_event("MESSAGE_UPDATE", m)
+        return m
+
+    def delete_message(
+        self, channel_id: int, message_id: int, actor_id: int, *, check: bool = True
+    ) -> None:
+        m = self.message(channel_id, message_id)
+        if check and m.author_id != actor_id:
+            self.require(channel_id, actor_id, perms.MANAGE_MESSAGES)
+        m.deleted = True
+        if m.visible_to is None:
+            self._dispatch(
+                Dispatch(
+                    "MESSAGE_DELETE",
+                    {"id": str(m.id), "channel_id": str(m.channel_id), "guild_id": str(m.guild_id)},
+                    INTENT_GUILD_MESSAGES,
+                    guild_id=m.guild_id,
+                    channel_id=m.channel_id,
+                )
+            )
+
+    # --- application commands -------------------------------------------------------
+
+    def commands_for(self, guild_id: int | None) -> list[Command]:
+        return [c for c in self.commands.values() if c.guild_id == guild_id]
+
+    def _check_command(self, body: Mapping[str, Any]) -> None:
+        name = body.get("name")
+        ctype = int(body.get("type") or 1)
+        if not isinstance(name, str) or not name:
+            raise invalid_form({"name": required()})
+        if ctype == 1 and (not _COMMAND_NAME.match(name) or name != name.lower()):
+            raise invalid_form(
+                {"name": field_error("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")}
+            )
+        desc = body.get("description") or ""
+        if ctype == 1 and not 1 <= len(desc) <= 100:
+            raise invalid_form(
+                {
+                    "description": field_error(
+                        "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+                    )
+                }
+            )
+        if len(body.get("options") or []) > 25:
+            raise invalid_form({"options": too_long(25)})
+
+    def upsert_command(self, guild_id: int | None, body: Mapping[str, Any]) -> tuple[Command, bool]:
+        """Create or replace the command with this name and type; (command, created)."""
+        self._check_command(body)
+        ctype = int(body.get("type") or 1)
+        for c in self.commands_for(guild_id):
+            if c.name == body["name"] and c.type == ctype:
+                self._fill_command(c, body)
+                c.version = self.ids.next()
+                return c, False
+        c = Command(
+            id=self.ids.next(),
+            application_id=self.application_id,
+            guild_id=guild_id,
+            name=str(body["name"]),
+            description="",
+            type=ctype,
+            options=[],
+            version=self.ids.next(),
+        )
+        self._fill_command(c, body)
+        self.commands[c.id] = c
+        return c, True
+
+    @staticmethod
+    def _fill_command(c: Command, body: Mapping[str, Any]) -> None:
+        c.description = str(body.get("description") or "")
+        c.options = [dict(o) for o in body.get("options") or []]
+        dmp = body.get("default_member_permissions")
+        c.default_member_permissions = None if dmp is None else str(dmp)
+        c.contexts = body.get("contexts")
+        c.nsfw = bool(body.get("nsfw", False))
+        c.extra = {
+            k: v
+            for k, v in body.items()
+            if k
+            in (
+                "name_localizations",
+                "description_localizations",
+                "integration_types",
+                "dm_permission",
+            )
+        }
+
+    def bulk_overwrite_commands(self, guild_id: int | None, bodies: Any) -> list[Command]:
+        if not isinstance(bodies, list):
+            raise invalid_form(
+                {"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Must be an array."}]}
+            )
+        for i, b in enumerate(bodies):
+            try:
+                self._check_command(b)
+            except ApiError as e:
+                raise invalid_form({str(i): e.errors or {}}) from e
+        names = {(b["name"], int(b.get("type") or 1)) for b in bodies}
+        for c in self.commands_for(guild_id):
+            if (c.name, c.type) not in names:
+                del self.commands[c.id]
+        return [self.upsert_command(guild_id, b)[0] for b in bodies]
+
+    def delete_command(self, guild_id: int | None, command_id: int) -> None:
+        c = self.commands.get(command_id)
+        if c is None or c.guild_id != guild_id:
+            raise not_found(UNKNOWN_COMMAND, "application command")
+        del self.commands[command_id]
+
+    def find_command(self, guild_id: int | None, name: str) -> Command | None:
+        for scope in (guild_id, None):
+            for c in self.commands_for(scope):
+                if c.name == name and c.type == 1:
+                    return c
+        return None
