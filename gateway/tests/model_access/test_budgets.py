@@ -28,7 +28,7 @@ async def test_session_budget_runs_out_mid_session(
     assert (await gateway.chat(token, gateway.body())).status_code == 200  # 800 < 1000
     refused = await gateway.chat(token, gateway.body())  # 1100 >= 1000
 
-    assert refused.status_code == 429
+    assert refused.status_code == 402
     error = refused.json()["error"]
     assert error["code"] == "PROVIDER_BUDGET_EXCEEDED"
     assert error["type"] == "insufficient_quota"
@@ -54,7 +54,7 @@ async def test_tenant_daily_budget_covers_all_sessions(
     first, second = await gateway.issue("s-1"), await gateway.issue("s-2")
     assert (await gateway.chat(first, gateway.body(stream=False))).status_code == 200
     refused = await gateway.chat(second, gateway.body())
-    assert refused.status_code == 429
+    assert refused.status_code == 402
     assert "tenant used 600 of its 500 tokens for today" in refused.json()["error"]["message"]
     (day_key,) = await redis_admin.keys("promethean.p.discord.t.duck.usage.day.*")
     assert await redis_admin.hgetall(day_key) == {

@@ -11,7 +11,7 @@ status, the OpenAI error ``type`` clients (the Copilot CLI's OpenAI client) act 
     │   ├── AuthenticationError           401: no, unknown or revoked session token
     │   ├── InvalidRequestError           400/413: not a chat-completions body
     │   ├── ModelNotAllowedError          400: model outside the tenant's allowlist
-    │   ├── BudgetExceededError           429 insufficient_quota: token budget used up
+    │   ├── BudgetExceededError           402 insufficient_quota: token budget used up
     │   └── ConcurrencyLimitError         429 + Retry-After: tenant's in-flight limit
     └── UpstreamError                     the provider failed (wraps httpx errors)
         ├── UpstreamUnavailableError      502: network failure or 5xx after retries
@@ -108,7 +108,10 @@ class ModelNotAllowedError(ClientError):
 
 
 class BudgetExceededError(ClientError):
-    status = 429
+    """402, not OpenAI's 429: the Copilot CLI retries a 429 for ~55 s before giving up,
+    but shows a 402 at once with our message (measured with CLI 1.0.102)."""
+
+    status = 402
     error_code = ErrorCode.PROVIDER_BUDGET_EXCEEDED
     openai_type = "insufficient_quota"
 
