@@ -35,10 +35,11 @@ def test_code_fence_is_closed_and_reopened_with_its_language() -> None:
     assert chunks[1].startswith("```python\n")
     # Removing the added fences gives the text back.
     stripped = [chunks[0].removesuffix("```")] + [
-        c.removeprefix("```python\n").removesuffix("```") if i < len(chunks) - 1
+        c.removeprefix("```python\n").removesuffix("```")
+        if i < len(chunks) - 1
         else c.removeprefix("```python\n")
         for i, c in enumerate(chunks[1:], 1)
-    ]  # fmt: skip
+    ]
     assert "".join(stripped) == text
 
 

@@ -45,10 +45,19 @@ def test_fit_embed_drops_oldest_fields_first() -> None:
 
 
 def test_activity_embed_shows_plan_and_latest_tools() -> None:
-    tools = [ToolLine(call_id=str(i), tool=f"tool{i}", arguments="a" * 2000, risk="safe")
-             for i in range(30)]  # fmt: skip
-    tools[-1] = ToolLine(call_id="29", tool="git_push", arguments="", risk="restricted", ok=True,
-                         summary="pushed", duration_ms=12)  # fmt: skip
+    tools = [
+        ToolLine(call_id=str(i), tool=f"tool{i}", arguments="a" * 2000, risk="safe")
+        for i in range(30)
+    ]
+    tools[-1] = ToolLine(
+        call_id="29",
+        tool="git_push",
+        arguments="",
+        risk="restricted",
+        ok=True,
+        summary="pushed",
+        duration_ms=12,
+    )
     embed = activity_embed([("Read code", "done"), ("Fix bug", "in_progress")], tools)
     assert "✅ Read code" in embed["description"]
     assert len(embed["fields"]) == 10
@@ -58,7 +67,13 @@ def test_activity_embed_shows_plan_and_latest_tools() -> None:
 
 
 def test_approval_embed_fits() -> None:
-    embed = approval_embed(tool="rm", risk="restricted", arguments="x" * 3000, reason="r" * 600,
-                           expires="soon", outcome="Approved by ada")  # fmt: skip
+    embed = approval_embed(
+        tool="rm",
+        risk="restricted",
+        arguments="x" * 3000,
+        reason="r" * 600,
+        expires="soon",
+        outcome="Approved by ada",
+    )
     assert embed["footer"]["text"] == "Approved by ada"
     assert embed_size(embed) <= TOTAL_LIMIT

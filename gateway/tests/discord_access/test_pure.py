@@ -120,9 +120,13 @@ def test_attachment_checks() -> None:
 def test_parse_rate_limit_headers_and_429_body() -> None:
     info = parse_rate_limit(
         200,
-        {"X-RateLimit-Bucket": "abc", "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
-         "X-RateLimit-Reset-After": "1.5"},
-    )  # fmt: skip
+        {
+            "X-RateLimit-Bucket": "abc",
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset-After": "1.5",
+        },
+    )
     assert (info.bucket, info.limit, info.remaining, info.reset_after) == ("abc", 5, 0, 1.5)
     assert not info.limited
     limited = parse_rate_limit(429, {"X-RateLimit-Global": "true"}, {"retry_after": 0.25})

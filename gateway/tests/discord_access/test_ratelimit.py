@@ -15,8 +15,9 @@ ROUTE = "POST /channels/{channel_id}/messages"
 
 
 def limiter(redis: aioredis.Redis, space: KeySpace, rate: float = 40.0) -> RateLimiter:
-    return RateLimiter(redis, space, global_rate=rate, channel_rate=rate, global_burst=1,
-                       channel_burst=1)  # fmt: skip
+    return RateLimiter(
+        redis, space, global_rate=rate, channel_rate=rate, global_burst=1, channel_burst=1
+    )
 
 
 async def test_global_rate_is_shared_by_two_replicas(
@@ -61,8 +62,9 @@ async def test_429_retry_after_blocks_everyone(
 async def test_channel_share_does_not_starve_other_channels(
     gateway_redis: aioredis.Redis, space: KeySpace
 ) -> None:
-    lim = RateLimiter(gateway_redis, space, global_rate=1000.0, channel_rate=10.0,
-                      global_burst=1, channel_burst=1)  # fmt: skip
+    lim = RateLimiter(
+        gateway_redis, space, global_rate=1000.0, channel_rate=10.0, global_burst=1, channel_burst=1
+    )
     for _ in range(3):
         await lim.acquire(route_key=ROUTE, major="busy", channel="busy")
     start = time.monotonic()

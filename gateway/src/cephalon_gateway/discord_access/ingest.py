@@ -111,7 +111,11 @@ async def ingest_message(
 async def _reply(ctx: GatewayContext, message: IncomingMessage, text: str) -> None:
     body = MessageBody(
         content=text[:2000],
-        message_reference={"message_id": message.id, "fail_if_not_exists": False},
+        message_reference={
+            "message_id": message.id,
+            "channel_id": message.channel_id,
+            "fail_if_not_exists": False,
+        },
         allowed_mentions={"parse": []},
         nonce=nonce("reply", message.id),
         enforce_nonce=True,

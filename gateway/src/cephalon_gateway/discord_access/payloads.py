@@ -121,6 +121,7 @@ class ActionRow(TypedDict):
 
 class MessageReference(TypedDict):
     message_id: str
+    channel_id: NotRequired[str]
     fail_if_not_exists: NotRequired[bool]
 
 

@@ -92,6 +92,7 @@ class PostMessageExecutor:
             if command.reply_to and index == 0:
                 body["message_reference"] = {
                     "message_id": from_urn(command.reply_to).id,
+                    "channel_id": channel_id,
                     "fail_if_not_exists": False,
                 }
             try:

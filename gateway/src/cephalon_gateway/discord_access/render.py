@@ -502,7 +502,7 @@ class RenderManager:
                 )
         self.ctx.metrics.active_renderers.set(len(self.tasks))
 
-    async def stop(self) -> None:
+    async def stop(self, *, release: bool = True) -> None:
         tasks = list(self.tasks.items())
         self.tasks.clear()
         for _, task in tasks:
@@ -512,6 +512,8 @@ class RenderManager:
                 await task
             except (asyncio.CancelledError, Exception):
                 pass
+            if not release:
+                continue
             try:
                 await self._release(
                     keys=[self._lease_key(session_id)], args=[self.ctx.settings.pod_name]

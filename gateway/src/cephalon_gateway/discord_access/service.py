@@ -109,6 +109,8 @@ class GatewayService:
         self.ctx: GatewayContext | None = None
         self.handler: InteractionHandler | None = None
         self.renders: RenderManager | None = None
+        self.crashed = False
+        """Set to stop like a crash: leases are left to expire (tests of fail-over)."""
 
     async def start(self) -> None:
         s, creds = self.settings, self._credentials
@@ -208,7 +210,7 @@ class GatewayService:
 
     async def stop(self) -> None:
         self.ready = False
-        if self.handler is not None:
+        if self.handler is not None and not self.crashed:
             await self.handler.drain()
         for task in self._tasks:
             task.cancel()
@@ -217,7 +219,7 @@ class GatewayService:
                 await task
         self._tasks.clear()
         if self.renders is not None:
-            await self.renders.stop()
+            await self.renders.stop(release=not self.crashed)
         with contextlib.suppress(Exception):
             await self.client.close()
         with contextlib.suppress(Exception):
