@@ -146,9 +146,9 @@ async def test_crashing_container_restarts_with_growing_backoff(
     times = [float(t) for t in starts.read_text().split()]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)][:3]
     # The kubelet restarts at once after the first crash, then waits base, 2*base, ...
-    assert gaps[1] >= 0.4 * 0.9, gaps
-    assert gaps[2] >= 0.8 * 0.9, gaps
-    assert gaps[2] > gaps[1] > gaps[0], gaps
+    # Lower bounds only: process start-up adds a load-dependent delay to every gap.
+    assert gaps[1] >= 0.4, gaps
+    assert gaps[2] >= 0.8, gaps
     assert seen_backoff, "never saw waiting.reason CrashLoopBackOff"
     crash = seen_backoff[-1]
     assert crash["state"]["waiting"]["message"].startswith("back-off ")
@@ -331,7 +331,9 @@ async def test_missing_secret_waits_as_config_error_then_runs(
     await eventually(succeeded, what="pod Succeeded after the secret appeared")
 
 
-async def test_exec_readiness_probe_follows_a_file(api: Api, executor: PodExecutor) -> None:
+async def test_exec_readiness_probe_follows_a_file(
+    api: Api, executor: PodExecutor, tmp_path: Path
+) -> None:
     await api.create(
         NS,
         "pods",
@@ -340,7 +342,7 @@ async def test_exec_readiness_probe_follows_a_file(api: Api, executor: PodExecut
             [
                 {
                     "name": "app",
-                    "command": ["sh", "-c", "sleep 1.5; touch /data/ready; exec sleep 60"],
+                    "command": ["sleep", "60"],
                     "readinessProbe": {
                         "exec": {"command": ["test", "-f", "/data/ready"]},
                         "periodSeconds": 1,
@@ -362,14 +364,25 @@ async def test_exec_readiness_probe_follows_a_file(api: Api, executor: PodExecut
         )
 
     await eventually(running_unready, what="Running but not ready")
+    volume = next((tmp_path / "state" / "pods" / NS).glob("execprobe-*")) / "volumes" / "data"
+    (volume / "ready").touch()
 
     async def ready() -> bool:
         obj = await api.pod(NS, "execprobe")
         return bool(obj and condition(obj, "Ready") == "True")
 
     await eventually(ready, what="Ready after the file appeared")
+    (volume / "ready").unlink()
+
+    async def unready_again() -> bool:
+        obj = await api.pod(NS, "execprobe")
+        return bool(obj and condition(obj, "Ready") == "False")
+
+    await eventually(unready_again, what="not Ready after 3 failed probes")
     obj = await api.pod(NS, "execprobe")
     assert obj is not None and container_status(obj)["restartCount"] == 0
+    unhealthy = [e for e in await api.events(NS, "execprobe") if e["reason"] == "Unhealthy"]
+    assert unhealthy and unhealthy[0]["message"].startswith("Readiness probe failed: exit code 1")
 
 
 async def test_active_deadline_fails_the_pod_and_kills_it(api: Api, executor: PodExecutor) -> None:
@@ -497,7 +510,7 @@ async def test_shutdown_stops_every_container(api: Api, make_executor: MakeExecu
 
 
 async def test_liveness_failure_restarts_and_startup_probe_gates_started(
-    api: Api, executor: PodExecutor
+    api: Api, executor: PodExecutor, tmp_path: Path
 ) -> None:
     await api.create(
         NS,
@@ -521,7 +534,7 @@ async def test_liveness_failure_restarts_and_startup_probe_gates_started(
                 },
                 {
                     "name": "slow",
-                    "command": ["sh", "-c", "sleep 1; touch /data/started; exec sleep 60"],
+                    "command": ["sleep", "60"],
                     "startupProbe": {
                         "exec": {"command": ["test", "-f", "/data/started"]},
                         "periodSeconds": 1,
@@ -534,23 +547,29 @@ async def test_liveness_failure_restarts_and_startup_probe_gates_started(
             terminationGracePeriodSeconds=1,
         ),
     )
-    seen_unstarted = False
+
+    async def slow_unstarted() -> bool:
+        obj = await api.pod(NS, "probes")
+        slow = container_status(obj or {}, 1)
+        return "running" in slow.get("state", {}) and slow.get("started") is False
+
+    await eventually(slow_unstarted, what="a running container not yet started")
+    obj = await api.pod(NS, "probes")
+    assert obj is not None and container_status(obj, 1)["ready"] is False
+    pod_root = next((tmp_path / "state" / "pods" / NS).glob("probes-*"))
+    (pod_root / "volumes" / "data" / "started").touch()
 
     async def restarted_and_started() -> dict[str, Any] | None:
-        nonlocal seen_unstarted
         obj = await api.pod(NS, "probes")
         if obj is None:
             return None
         slow = container_status(obj, 1)
-        if "running" in slow.get("state", {}) and slow.get("started") is False:
-            seen_unstarted = True
-            assert slow["ready"] is False
         flaky = container_status(obj, 0)
         done = flaky.get("restartCount", 0) >= 1 and slow.get("started") is True
         return obj if done else None
 
     obj = await eventually(restarted_and_started, what="a liveness restart and a started probe")
-    assert seen_unstarted, "the startup-probed container was never reported started=False"
+    assert container_status(obj, 1)["ready"] is True  # no readiness probe: ready once started
     flaky = container_status(obj, 0)
     assert flaky["lastState"]["terminated"]["exitCode"] == 143
     assert container_status(obj, 1)["restartCount"] == 0

@@ -120,6 +120,7 @@ class PodWorker:
         self._gone = False
         self._shutdown_grace: float | None = None
         self._life_task: asyncio.Task[None] | None = None
+        self._deleting = False  # stopping because of deletion (or shutdown), not a deadline
         self._dirty = asyncio.Event()
         self._written: PodStatus | None = None
         self._log = _log.bind(pod=f"{self.namespace}/{self.name}", uid=self.uid)
@@ -240,6 +241,7 @@ class PodWorker:
         try:
             await self._stop.wait()
             self._stopping = True
+            self._deleting = True
             for task in (deadline, life):
                 task.cancel()
             await asyncio.gather(deadline, life, return_exceptions=True)
@@ -249,6 +251,8 @@ class PodWorker:
             await self._stop_containers(grace)
             if not self._gone:
                 await self._flush_status()
+                # Like the kubelet, reclaim the pod's volumes before the final delete.
+                await self._remove_pod_root()
                 await self._client.delete_pod_now(self.namespace, self.name, self.uid)
                 self._log.info("pod deleted")
         finally:
@@ -257,7 +261,10 @@ class PodWorker:
             status_loop.cancel()
             await asyncio.gather(status_loop, deadline, life, return_exceptions=True)
             await self._stop_containers(0)
-            await asyncio.to_thread(shutil.rmtree, self._layout.root, ignore_errors=True)
+            await self._remove_pod_root()
+
+    async def _remove_pod_root(self) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._layout.root, ignore_errors=True)
 
     async def _stop_containers(self, grace: float) -> None:
         await asyncio.gather(*(c.stop(grace) for c in [*self._init, *self._main]))
@@ -393,7 +400,7 @@ class PodWorker:
             containers=tuple(r.view() for r in self._main),
             start_time=self._start_time or now,
             failure=self._failure,
-            terminating=self._stopping and self._failure is None,
+            terminating=self._deleting and self._failure is None,
         )
         return build_pod_status(
             spec, view, previous, now=now, pod_ip=self._pod_ip, host_ip=self._config.pod_ip
