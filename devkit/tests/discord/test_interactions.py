@@ -5,18 +5,12 @@ Discord; discord.py's webhook client does the follow-ups."""
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import discord
 import pytest
-import pytest_asyncio
 from aiohttp import web
-from nacl.exceptions import BadSignatureError
-from nacl.signing import VerifyKey
 
 from cephalon_devkit.discord import DiscordEmulator
 from cephalon_devkit.discord.errors import (
@@ -25,80 +19,7 @@ from cephalon_devkit.discord.errors import (
     UNKNOWN_INTERACTION,
 )
 
-from .conftest import fast_limits
-
-Answer = Callable[[dict[str, Any]], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class Receiver:
-    """The app's interactions endpoint: verifies Ed25519 first, then ``answer``s."""
-
-    public_key: str
-    answer: Answer
-    url: str = ""
-    received: list[dict[str, Any]] = field(default_factory=list)
-    rejected: int = 0
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            VerifyKey(bytes.fromhex(self.public_key)).verify(
-                request.headers["X-Signature-Timestamp"].encode() + raw,
-                bytes.fromhex(request.headers["X-Signature-Ed25519"]),
-            )
-        except (BadSignatureError, KeyError, ValueError):
-            self.rejected += 1
-            return web.Response(status=401, text="invalid request signature")
-        payload = json.loads(raw)
-        self.received.append(payload)
-        if payload["type"] == 1:
-            return web.json_response({"type": 1})
-        return await self.answer(payload)
-
-
-async def defer(payload: dict[str, Any]) -> web.StreamResponse:
-    return web.json_response({"type": 5})
-
-
-MakeReceiver = Callable[[DiscordEmulator, Answer], Awaitable[Receiver]]
-
-
-@pytest_asyncio.fixture
-async def make_receiver() -> AsyncIterator[MakeReceiver]:
-    runners: list[web.AppRunner] = []
-
-    async def make(emu: DiscordEmulator, answer: Answer) -> Receiver:
-        receiver = Receiver(emu.public_key, answer)
-        app = web.Application()
-        app.router.add_post("/discord/interactions", receiver.handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        receiver.url = f"http://127.0.0.1:{runner.addresses[0][1]}/discord/interactions"
-        emu.set_interactions_url(receiver.url)
-        return receiver
-
-    yield make
-    for runner in runners:
-        await runner.cleanup()
-
-
-def start_chat_message(emu: DiscordEmulator, channel_id: int) -> Any:
-    components = [
-        {
-            "type": 1,
-            "components": [
-                {"type": 2, "style": 1, "label": "Start Chat", "custom_id": "cephalon:start"}
-            ],
-        }
-    ]
-    m, _ = emu.world.create_message(
-        channel_id, emu.bot.id, {"content": "Talk to the agent", "components": components}
-    )
-    return m
+from .conftest import defer, fast_limits, start_chat_message
 
 
 @pytest.fixture

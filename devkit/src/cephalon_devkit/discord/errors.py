@@ -4,6 +4,8 @@ The tree::
 
     DiscordEmulatorError          misuse of the Python (user-side) API: unknown ids,
     │                             a button that does not exist, no endpoint configured
+    ├── RateLimitExceeded         a limit inside a route (channel renames, daily
+    │                             command creates): answered 429 with retry_after
     └── ApiError                  a Discord API error: rendered as Discord's JSON error
                                   body with its HTTP status (``{"message", "code",
                                   "errors"?}``); raised by the world and turned into a
@@ -28,6 +30,7 @@ UNKNOWN_WEBHOOK = 10015
 UNKNOWN_INTERACTION = 10062
 UNKNOWN_COMMAND = 10063
 MAX_GUILD_CHANNELS = 30013
+MAX_DAILY_COMMAND_CREATES = 30034
 UNAUTHORIZED = 40001
 ENTITY_TOO_LARGE = 40005
 ALREADY_ACKNOWLEDGED = 40060
@@ -41,6 +44,21 @@ INVALID_FORM_BODY = 50035
 
 class DiscordEmulatorError(Exception):
     """Base of every error raised by :mod:`cephalon_devkit.discord`."""
+
+
+class RateLimitExceeded(DiscordEmulatorError):
+    """A limit Discord applies inside a bucket; the REST layer answers 429."""
+
+    def __init__(
+        self,
+        retry_after: float,
+        message: str = "You are being rate limited.",
+        code: int | None = None,
+    ) -> None:
+        super().__init__(f"{message} (retry after {retry_after:.1f}s)")
+        self.retry_after = retry_after
+        self.message = message
+        self.code = code
 
 
 FormErrors = dict[str, Any]

@@ -85,6 +85,8 @@ class Interaction:
     message_id: int | None = None
     """For component clicks: the message holding the component."""
     created_at: float = field(default_factory=time.monotonic)
+    deadline: float = 3.0
+    """Seconds the app has for its initial response."""
     http_status: int | None = None
     http_body: Any = None
     http_error: str | None = None
@@ -107,6 +109,11 @@ class Interaction:
     @property
     def age(self) -> float:
         return time.monotonic() - self.created_at
+
+    @property
+    def failed(self) -> bool:
+        """No initial response in time: the user sees "This interaction failed"."""
+        return not self.acknowledged and self.age > self.deadline
 
     @property
     def deferred(self) -> bool:
@@ -220,6 +227,7 @@ class Interactions:
             channel_id=channel_id,
             payload=payload,
             message_id=message_id,
+            deadline=self.limits.interaction_deadline,
         )
         self.by_id[iid] = i
         self._by_token[token] = i

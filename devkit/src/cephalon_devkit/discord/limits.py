@@ -32,9 +32,10 @@ def _default_buckets() -> Mapping[str, BucketRule]:
             "typing": BucketRule(5, 5.0),
             "create_guild_channel": BucketRule(5, 5.0),
             "edit_channel": BucketRule(5, 5.0),
+            "add_reaction": BucketRule(1, 0.25),
+            "remove_own_reaction": BucketRule(1, 0.25),
             "execute_webhook": BucketRule(5, 2.0),
             "edit_webhook_message": BucketRule(5, 2.0),
-            "bulk_overwrite_commands": BucketRule(2, 60.0),
         }
     )
 
@@ -75,6 +76,9 @@ class DiscordLimits:
     # --- guilds ----------------------------------------------------------------------
     guild_channels_max: int = 500
     category_channels_max: int = 50
+    command_creates_per_day: int = 200
+    """New application commands per scope (global, or one guild) per day."""
+    command_creates_window: float = 86_400.0
     # --- interactions ----------------------------------------------------------------
     interaction_deadline: float = 3.0
     """Seconds to send the initial response; after that callbacks get 10062."""

@@ -144,6 +144,18 @@ def message_payload(world: World, m: Message, *, with_member: bool = False) -> M
         "flags": m.flags,
         "guild_id": str(m.guild_id),
     }
+    if m.reactions:
+        out["reactions"] = [
+            {
+                "emoji": {"id": emoji.partition(":")[2] or None, "name": emoji.partition(":")[0]},
+                "count": len(users),
+                "count_details": {"burst": 0, "normal": len(users)},
+                "me": world.bot.id in users,
+                "me_burst": False,
+                "burst_colors": [],
+            }
+            for emoji, users in m.reactions.items()
+        ]
     if m.nonce is not None:
         out["nonce"] = m.nonce
     if m.webhook_id is not None:

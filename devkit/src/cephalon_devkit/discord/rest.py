@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from cephalon_devkit.discord import permissions as perms
-from cephalon_devkit.discord.errors import ApiError, unauthorized
+from cephalon_devkit.discord.errors import ApiError, RateLimitExceeded, unauthorized
 from cephalon_devkit.discord.interactions import Interactions
 from cephalon_devkit.discord.payloads import (
     application_payload,
@@ -60,14 +60,6 @@ class Fault:
     code: int = 0
     message: str = "injected by the emulator"
     used: int = 0
-
-
-class SubLimited(Exception):
-    """A limit inside a bucket (channel renames): answered 429 with ``retry_after``."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"sub-limit, retry after {retry_after:.1f}s")
-        self.retry_after = retry_after
 
 
 @dataclass
@@ -185,6 +177,7 @@ class RestApi:
         app_cmds = "/applications/{application_id}/commands"
         guild_cmds = "/applications/{application_id}/guilds/{guild_id}/commands"
         hook = "/webhooks/{application_id}/{webhook_token}"
+        reaction = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me"
         return [
             (R("GET", "/gateway", "get_gateway", auth=False), self.get_gateway),
             (R("GET", "/gateway/bot", "get_gateway_bot"), self.get_gateway_bot),
@@ -298,6 +291,8 @@ class RestApi:
                 R("DELETE", "/channels/{channel_id}/messages/{message_id}", "delete_message", ch),
                 self.delete_message,
             ),
+            (R("PUT", reaction, "add_reaction", ch), self.add_reaction),
+            (R("DELETE", reaction, "remove_own_reaction", ch), self.remove_own_reaction),
         ]
 
     # --- the pipeline ---------------------------------------------------------------
@@ -390,10 +385,15 @@ class RestApi:
         except ApiError as e:
             rec.error_code = e.code
             return json_response(e.status, e.body(), verdict.headers)
-        except SubLimited as e:
+        except RateLimitExceeded as e:
             headers = dict(verdict.headers)
             headers.update(limited_headers(e.retry_after, "user", is_global=False))
-            return json_response(429, rate_limited_body(e.retry_after, is_global=False), headers)
+            limited = rate_limited_body(e.retry_after, is_global=False)
+            limited["message"] = e.message
+            if e.code is not None:
+                limited["code"] = e.code
+                rec.error_code = e.code
+            return json_response(429, limited, headers)
         return json_response(reply.status, reply.body, {**verdict.headers, **reply.headers})
 
     def _take_fault(self, name: str) -> Fault | None:
@@ -626,7 +626,7 @@ class RestApi:
         if renaming:
             left, retry = self.world.renames_left(c.id, time.monotonic())
             if left <= 0:
-                raise SubLimited(retry)
+                raise RateLimitExceeded(retry)
         return Reply(body=channel_payload(self.world.edit_channel(c.id, self.world.bot.id, body)))
 
     def delete_channel(self, call: Call) -> Reply:
@@ -686,4 +686,19 @@ class RestApi:
     def delete_message(self, call: Call) -> Reply:
         c = self._visible_channel(call)
         self.world.delete_message(c.id, call.int_param("message_id"), self.world.bot.id)
+        return Reply(status=204)
+
+    def add_reaction(self, call: Call) -> Reply:
+        c = self._visible_channel(call)
+        self.world.require(c.id, self.world.bot.id, perms.READ_MESSAGE_HISTORY)
+        self.world.react(
+            c.id, call.int_param("message_id"), self.world.bot.id, call.params["emoji"]
+        )
+        return Reply(status=204)
+
+    def remove_own_reaction(self, call: Call) -> Reply:
+        c = self._visible_channel(call)
+        self.world.react(
+            c.id, call.int_param("message_id"), self.world.bot.id, call.params["emoji"], add=False
+        )
         return Reply(status=204)

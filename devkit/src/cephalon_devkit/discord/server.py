@@ -314,6 +314,14 @@ class DiscordEmulator:
         m, _ = self.world.create_message(channel_id, uid, body, uploads)
         return m
 
+    def react(
+        self, message: Message | int, emoji: str, user: User | int, *, add: bool = True
+    ) -> None:
+        """A user adds (or removes) a reaction; MESSAGE_REACTION_ADD/REMOVE follow."""
+        m = message if isinstance(message, Message) else self._message(message)
+        uid = user.id if isinstance(user, User) else user
+        self.world.react(m.channel_id, m.id, uid, emoji, add=add)
+
     async def click_button(
         self, message: Message | int, custom_id: str, user: User | int, *, wait: bool = True
     ) -> Interaction:

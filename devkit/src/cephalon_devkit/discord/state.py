@@ -20,6 +20,7 @@ from typing import Any
 from cephalon_devkit.discord import permissions as perms
 from cephalon_devkit.discord.errors import (
     CANNOT_EDIT_OTHERS_MESSAGE,
+    MAX_DAILY_COMMAND_CREATES,
     MAX_GUILD_CHANNELS,
     UNKNOWN_CHANNEL,
     UNKNOWN_COMMAND,
@@ -31,6 +32,7 @@ from cephalon_devkit.discord.errors import (
     UNKNOWN_USER,
     ApiError,
     DiscordEmulatorError,
+    RateLimitExceeded,
     field_error,
     forbidden_missing_access,
     forbidden_missing_permissions,
@@ -42,6 +44,7 @@ from cephalon_devkit.discord.errors import (
 from cephalon_devkit.discord.limits import DiscordLimits
 from cephalon_devkit.discord.payloads import (
     channel_payload,
+    command_payload,
     guild_create_payload,
     member_payload,
     message_payload,
@@ -71,6 +74,7 @@ FLAG_SUPPRESS_NOTIFICATIONS = 1 << 12
 INTENT_GUILDS = 1 << 0
 INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
+INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
 INTENT_MESSAGE_CONTENT = 1 << 15
 
 
@@ -154,6 +158,8 @@ class Message:
     deleted: bool = False
     revisions: list[str] = field(default_factory=list)
     """Earlier contents, oldest first (edits)."""
+    reactions: dict[str, list[int]] = field(default_factory=dict)
+    """Emoji (unicode or ``name:id``) → ids of the users who reacted, in order."""
     created_monotonic: float = field(default_factory=time.monotonic)
 
 
@@ -234,6 +240,7 @@ class World:
         self._on_dispatch = on_dispatch
         self._nonces: dict[tuple[int, int, str], tuple[int, float]] = {}
         self._renames: dict[int, list[float]] = {}
+        self._command_creates: dict[int | None, list[float]] = {}
         self.bot = self.create_user(bot_name, bot=True)
         self.application_id = self.bot.id
 
@@ -819,6 +826,51 @@ class World:
                 )
             )
 
+    def react(
+        self, channel_id: int, message_id: int, user_id: int, emoji: str, *, add: bool = True
+    ) -> None:
+        m = self.message(channel_id, message_id)
+        users = m.reactions.setdefault(emoji, [])
+        if add:
+            have = self.permissions_in(channel_id, user_id)
+            if not have & perms.VIEW_CHANNEL:
+                raise forbidden_missing_access()
+            if user_id in users:
+                return
+            if not users and not have & perms.ADD_REACTIONS:
+                raise forbidden_missing_permissions()
+            users.append(user_id)
+        elif user_id in users:
+            users.remove(user_id)
+        else:
+            return
+        if not users:
+            del m.reactions[emoji]
+        name, _, eid = emoji.partition(":")
+        data: JsonObject = {
+            "user_id": str(user_id),
+            "channel_id": str(channel_id),
+            "message_id": str(m.id),
+            "guild_id": str(m.guild_id),
+            "emoji": {"id": eid or None, "name": name},
+            "burst": False,
+            "type": 0,
+        }
+        if add:
+            member = self.guilds[m.guild_id].members.get(user_id)
+            if member is not None:
+                data["member"] = dict(member_payload(self, member))
+            data["message_author_id"] = str(m.author_id)
+        self._dispatch(
+            Dispatch(
+                "MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE",
+                data,
+                INTENT_GUILD_MESSAGE_REACTIONS,
+                guild_id=m.guild_id,
+                channel_id=channel_id,
+            )
+        )
+
     # --- application commands -------------------------------------------------------
 
     def commands_for(self, guild_id: int | None) -> list[Command]:
@@ -851,9 +903,12 @@ class World:
         ctype = int(body.get("type") or 1)
         for c in self.commands_for(guild_id):
             if c.name == body["name"] and c.type == ctype:
+                before = command_payload(c)
                 self._fill_command(c, body)
-                c.version = self.ids.next()
+                if command_payload(c) != before:
+                    c.version = self.ids.next()
                 return c, False
+        self._count_command_create(guild_id)
         c = Command(
             id=self.ids.next(),
             application_id=self.application_id,
@@ -867,6 +922,20 @@ class World:
         self._fill_command(c, body)
         self.commands[c.id] = c
         return c, True
+
+    def _count_command_create(self, scope: int | None) -> None:
+        now = time.monotonic()
+        window = self.limits.command_creates_window
+        stamps = [t for t in self._command_creates.get(scope, []) if now - t < window]
+        if len(stamps) >= self.limits.command_creates_per_day:
+            raise RateLimitExceeded(
+                stamps[0] + window - now,
+                "Max number of daily application command creates has been reached "
+                f"({self.limits.command_creates_per_day})",
+                MAX_DAILY_COMMAND_CREATES,
+            )
+        stamps.append(now)
+        self._command_creates[scope] = stamps
 
     @staticmethod
     def _fill_command(c: Command, body: Mapping[str, Any]) -> None:

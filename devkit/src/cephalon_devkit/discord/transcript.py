@@ -35,6 +35,7 @@ class TranscriptEntry:
     """Set on ephemeral messages: the only user who sees them."""
     loading: bool = False
     """A deferred interaction response still "thinking"."""
+    reactions: dict[str, int] = field(default_factory=dict)
 
     def text(self) -> str:
         """The entry as one or more readable lines."""
@@ -58,6 +59,8 @@ class TranscriptEntry:
                 lines.append(f"    {f.get('name')}: {f.get('value')}")
         for a in self.attachments:
             lines.append(f"  [file] {a}")
+        if self.reactions:
+            lines.append("  " + " ".join(f"{e}×{n}" for e, n in self.reactions.items()))
         if self.buttons:
             rendered = " ".join(
                 f"[{b.label or b.custom_id}{' (disabled)' if b.disabled else ''}]"
@@ -99,6 +102,7 @@ def entry(world: World, m: Message) -> TranscriptEntry:
         edits=len(m.revisions),
         visible_to=m.visible_to,
         loading=bool(m.flags & FLAG_LOADING),
+        reactions={e: len(u) for e, u in m.reactions.items()},
     )
 
 

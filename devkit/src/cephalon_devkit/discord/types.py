@@ -100,6 +100,7 @@ class MessagePayload(TypedDict):
     guild_id: NotRequired[str]
     member: NotRequired[JsonObject]
     nonce: NotRequired[int | str]
+    reactions: NotRequired[list[JsonObject]]
     webhook_id: NotRequired[str]
     application_id: NotRequired[str]
     interaction_metadata: NotRequired[JsonObject]

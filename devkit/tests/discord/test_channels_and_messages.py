@@ -1,0 +1,143 @@
+"""More of what the gateway does through discord.py: typing, reactions, deletes,
+renames under Discord's 2-per-10-minutes limit, command sync, session invalidation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import discord
+
+from cephalon_devkit.discord import BucketRule, DiscordEmulator
+from cephalon_devkit.discord.errors import MAX_DAILY_COMMAND_CREATES
+
+from .conftest import fast_limits
+
+
+async def test_typing_reactions_and_delete(emu: DiscordEmulator, connect_bot):
+    guild = emu.create_guild("duck")
+    alice = emu.create_member(guild.id, "alice")
+    lobby = emu.create_channel(guild.id, "lobby")
+    bot = await connect_bot(emu)
+    reacted: asyncio.Future[discord.RawReactionActionEvent] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    @bot.event
+    async def on_raw_reaction_add(event: discord.RawReactionActionEvent) -> None:
+        if event.user_id == alice.id:
+            reacted.set_result(event)
+
+    channel = bot.get_channel(lobby.id)
+    assert isinstance(channel, discord.TextChannel)
+    await channel.typing()
+    assert lobby.id in emu.world.typing
+    message = await channel.send("queued")
+    await message.add_reaction("⏳")
+    emu.react(message.id, "👍", alice)
+    event = await asyncio.wait_for(reacted, 5)
+    assert event.emoji.name == "👍" and event.message_id == message.id
+    assert emu.transcript(lobby.id)[0].reactions == {"⏳": 1, "👍": 1}
+    await message.delete()
+    assert emu.transcript(lobby.id) == []
+
+
+async def test_channel_renames_are_limited_to_two_per_window(make_discord_emulator, connect_bot):
+    emu = await make_discord_emulator(limits=fast_limits(channel_rename_window=0.5))
+    guild = emu.create_guild("duck")
+    lobby = emu.create_channel(guild.id, "alice-1")
+    bot = await connect_bot(emu)
+    channel = bot.get_channel(lobby.id)
+    assert isinstance(channel, discord.TextChannel)
+    await channel.edit(name="alice-1-idle")
+    await channel.edit(name="alice-1-archived")
+    await channel.edit(name="alice-1-again")  # discord.py waits out the 429
+    limited = [r for r in emu.requests_for("edit_channel") if r.status == 429]
+    assert len(limited) == 1
+    assert emu.world.channels[lobby.id].name == "alice-1-again"
+
+
+async def test_command_sync_versions_and_daily_create_limit(make_discord_emulator):
+    emu = await make_discord_emulator(limits=fast_limits(command_creates_per_day=3))
+    guild = emu.create_guild("duck")
+    url = f"{emu.api_base}/applications/{emu.application_id}/guilds/{guild.id}/commands"
+    headers = {"Authorization": f"Bot {emu.bot_token}"}
+
+    def cmd(name: str, description: str = "d") -> dict[str, object]:
+        return {"name": name, "description": description}
+
+    async with aiohttp.ClientSession(headers=headers) as s:
+        async with s.put(url, json=[cmd("ask"), cmd("end")]) as r:
+            first = {c["name"]: c for c in await r.json()}
+        async with s.put(url, json=[cmd("ask"), cmd("end")]) as r:
+            same = {c["name"]: c for c in await r.json()}
+        assert same["ask"]["version"] == first["ask"]["version"]  # unchanged: same version
+        assert same["ask"]["id"] == first["ask"]["id"]
+        async with s.put(url, json=[cmd("ask", "changed"), cmd("end")]) as r:
+            changed = {c["name"]: c for c in await r.json()}
+        assert changed["ask"]["version"] != first["ask"]["version"]
+        async with s.post(url, json=cmd("status")) as r:
+            assert r.status == 201
+        async with s.post(url, json=cmd("cancel")) as r:
+            body = await r.json()
+            assert r.status == 429 and body["code"] == MAX_DAILY_COMMAND_CREATES
+            assert r.headers["Via"] == "1.1 google" and body["retry_after"] > 0
+        async with s.get(url) as r:
+            assert sorted(c["name"] for c in await r.json()) == ["ask", "end", "status"]
+        bad = {"name": "Bad Name", "description": "x"}
+        async with s.post(url, json=bad) as r:
+            assert (r.status, (await r.json())["code"]) == (400, 50035)
+
+
+async def test_invalid_session_makes_discord_py_identify_again(emu: DiscordEmulator, connect_bot):
+    emu.create_guild("duck")
+    bot = await connect_bot(emu)
+    first = emu.gateway_sessions[0].id
+    ready_again = asyncio.Event()
+
+    @bot.event
+    async def on_ready() -> None:
+        ready_again.set()
+
+    await emu.gateway.invalidate_sessions(resumable=False)
+    await asyncio.wait_for(ready_again.wait(), 10)
+    assert [s.id for s in emu.gateway_sessions] != [first]
+    assert emu.gateway.connect_paths[-1] == "/gateway"  # a new session starts afresh
+
+
+async def test_unanswered_interaction_is_marked_failed(make_discord_emulator, make_receiver):
+    from aiohttp import web
+
+    from .conftest import start_chat_message
+
+    emu = await make_discord_emulator(limits=fast_limits(interaction_deadline=0.2))
+    guild = emu.create_guild("duck")
+    alice = emu.create_member(guild.id, "alice")
+    lobby = emu.create_channel(guild.id, "lobby")
+
+    async def ignore(payload: dict[str, object]) -> web.StreamResponse:
+        return web.Response(status=202)
+
+    await make_receiver(emu, ignore)
+    i = await emu.click_button(start_chat_message(emu, lobby.id), "cephalon:start", alice)
+    assert not i.failed
+    await asyncio.sleep(0.25)
+    assert i.failed
+
+
+async def test_buckets_are_per_channel(make_discord_emulator):
+    emu = await make_discord_emulator(
+        limits=fast_limits(buckets={"create_message": BucketRule(1, 10.0)})
+    )
+    guild = emu.create_guild("duck")
+    a = emu.create_channel(guild.id, "a")
+    b = emu.create_channel(guild.id, "b")
+    headers = {"Authorization": f"Bot {emu.bot_token}"}
+    async with aiohttp.ClientSession(headers=headers) as s:
+        statuses = []
+        for cid in (a.id, b.id, a.id):
+            async with s.post(
+                f"{emu.api_base}/channels/{cid}/messages", json={"content": "x"}
+            ) as r:
+                statuses.append(r.status)
+    assert statuses == [200, 200, 429]
