@@ -7,6 +7,7 @@ their own ``transport`` to reach fake providers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -208,7 +209,8 @@ def create_app(
     async def chat_completions(request: Request) -> Response:
         gateway = _gateway(request)
         ctx = await authenticate(request, gateway)
-        body = await _read_json(request, settings.model.max_body_bytes)
+        body, size = await _read_json(request, settings.model.max_body_bytes)
+        ctx = dataclasses.replace(ctx, request_bytes=size)
         try:
             return await gateway.proxy.complete(ctx, body)
         except ModelGatewayError as e:
@@ -247,7 +249,7 @@ def create_app(
     return app
 
 
-async def _read_json(request: Request, limit: int) -> dict[str, Any]:
+async def _read_json(request: Request, limit: int) -> tuple[dict[str, Any], int]:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise InvalidRequestError(f"the request body is larger than {limit} bytes", status=413)
@@ -262,4 +264,4 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
         raise InvalidRequestError("the request body is not valid JSON") from e
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
         raise InvalidRequestError("the body must be a JSON object with a 'messages' array")
-    return body
+    return body, len(raw)

@@ -54,13 +54,15 @@ class RequestContext:
     trace_id: str
     started: float
     log: structlog.stdlib.BoundLogger
+    request_bytes: int = 0
+    """Size of the client's body: the fallback estimate of prompt tokens (bytes / 4)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Opened:
     response: httpx.Response
-    events: AsyncGenerator[bytes, None]
-    first: bytes
+    events: AsyncGenerator[list[bytes], None]
+    first: list[bytes]
 
 
 class _EmptyStream(httpx.TransportError):
@@ -142,7 +144,7 @@ class ChatProxy:
                 with anyio.CancelScope(shield=True):
                     await release()
         relay = StreamRelay(self, ctx, model, opened, slot=slot, wants_usage=wants_usage,
-                            request_bytes=len(json.dumps(body)), release=release)  # fmt: skip
+                            request_bytes=ctx.request_bytes, release=release)  # fmt: skip
         return RelayResponse(relay, headers={"x-cephalon-trace-id": ctx.trace_id})
 
     # --- upstream calls ---------------------------------------------------------------
@@ -157,16 +159,17 @@ class ChatProxy:
 
     async def _events(
         self, response: httpx.Response, translator: StreamTranslator
-    ) -> AsyncGenerator[bytes, None]:
+    ) -> AsyncGenerator[list[bytes], None]:
+        """The complete events of each read from the provider, as soon as it arrives
+        (batched per read, so a fast stream costs one send per read, not per event)."""
         splitter = SseSplitter()
         async for data in response.aiter_bytes():
-            for event in splitter.feed(data):
-                for out in translator.feed(event):
-                    yield out
+            batch = [out for event in splitter.feed(data) for out in translator.feed(event)]
+            if batch:
+                yield batch
         rest = splitter.rest()
-        if rest.strip():
-            for out in translator.feed(rest + b"\n\n"):
-                yield out
+        if rest.strip() and (batch := translator.feed(rest + b"\n\n")):
+            yield batch
 
     async def _complete_whole(self, ctx: RequestContext, body: JsonObject, model: str) -> Response:
         async def read(response: httpx.Response) -> bytes:
@@ -183,7 +186,7 @@ class ChatProxy:
         except ValueError as e:
             raise BadUpstreamResponseError("the model provider's answer is not valid") from e
         raw_usage = completion.get("usage") if isinstance(completion, dict) else None
-        usage = _usage(raw_usage) or Usage(len(json.dumps(body)) // 4, 0)
+        usage = _usage(raw_usage) or Usage(ctx.request_bytes // 4, 0)
         await self.account(ctx, model, usage, outcome="ok")
         elapsed = time.monotonic() - ctx.started
         self.metrics.ttfb.labels(self.tenant, model).observe(elapsed)
@@ -345,24 +348,27 @@ class StreamRelay:
     async def body(self) -> AsyncGenerator[bytes, None]:
         metrics, tenant = self._proxy.metrics, self._proxy.tenant
         try:
-            pending: list[bytes] = [self._opened.first]
+            batch = self._opened.first
             while True:
-                for event in pending:
+                out: list[bytes] = []
+                for event in batch:
                     if b'"usage"' in event:
                         found = usage_of(event_fields(event)[1])
                         if found is not None:
                             self.usage = _usage(found[0]) or self.usage
                             if found[1] and not self._wants_usage:
                                 continue
+                    out.append(event)
+                if out:
                     if self._first_sent is None:
                         self._first_sent = time.monotonic()
                         elapsed = self._first_sent - self._ctx.started
                         metrics.ttfb.labels(tenant, self._model).observe(elapsed)
-                    self.events += 1
-                    yield event
+                    self.events += len(out)
+                    yield b"".join(out)
                 await self._slot.renew_if_due()
                 try:
-                    pending = [await anext(self._opened.events)]
+                    batch = await anext(self._opened.events)
                 except StopAsyncIteration:
                     break
             self.outcome = "ok"
