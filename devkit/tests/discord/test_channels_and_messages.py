@@ -141,3 +141,34 @@ async def test_buckets_are_per_channel(make_discord_emulator):
             ) as r:
                 statuses.append(r.status)
     assert statuses == [200, 200, 429]
+
+
+async def test_pins_and_edit_times(emu: DiscordEmulator, connect_bot):
+    guild = emu.create_guild("duck")
+    lobby = emu.create_channel(guild.id, "lobby")
+    bot = await connect_bot(emu)
+    channel = bot.get_channel(lobby.id)
+    assert isinstance(channel, discord.TextChannel)
+    start = await channel.send("Start Chat here")
+    await start.pin()
+    pins = [m async for m in channel.pins()]
+    assert [m.id for m in pins] == [start.id] and pins[0].pinned
+    answer = await channel.send("partial")
+    await answer.edit(content="partial answer")
+    await answer.edit(content="partial answer, complete")
+    record = emu.world.messages[answer.id]
+    assert len(record.edit_times) == 2 and record.edit_times[0] >= record.created_at
+    assert record.revisions == ["partial", "partial answer"]
+
+
+async def test_many_concurrent_interactions_are_all_delivered(emu: DiscordEmulator, make_receiver):
+    from .conftest import defer, start_chat_message
+
+    guild = emu.create_guild("duck")
+    lobby = emu.create_channel(guild.id, "lobby")
+    users = [emu.create_member(guild.id, f"u{i}") for i in range(100)]
+    receiver = await make_receiver(emu, defer)
+    message = start_chat_message(emu, lobby.id)
+    done = await asyncio.gather(*(emu.click_button(message, "cephalon:start", u) for u in users))
+    assert all(i.acknowledged for i in done) and len(receiver.received) == 100
+    assert len({i.id for i in done}) == 100

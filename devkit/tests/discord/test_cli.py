@@ -54,3 +54,10 @@ async def test_cli_serves_seeds_and_stops(tmp_path: Path):
         proc.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, stderr.decode()
+
+
+def test_cephalon_dev_discord_is_registered():
+    from cephalon_devkit.cli import build_parser
+
+    args = build_parser().parse_args(["dev", "discord", "--port", "0", "--no-seed"])
+    assert args.port == 0 and args.no_seed and callable(args.func)

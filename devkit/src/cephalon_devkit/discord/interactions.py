@@ -160,7 +160,8 @@ class Interactions:
         """POST ``body`` as given (forged or replayed requests in tests)."""
         target = url or self._require_url()
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            # No connection cap: benchmarks deliver hundreds of interactions at once.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         timeout = aiohttp.ClientTimeout(total=self.limits.interaction_http_timeout)
         async with self._session.post(
             target, data=body, headers=dict(headers), timeout=timeout

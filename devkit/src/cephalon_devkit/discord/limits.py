@@ -70,6 +70,7 @@ class DiscordLimits:
     button_label_max: int = 80
     attachments_max: int = 10
     upload_max_bytes: int = 10 * 1024 * 1024
+    pins_max: int = 50
     nonce_max_length: int = 25
     nonce_window: float = 300.0
     """How long ``enforce_nonce`` remembers a nonce (Discord: "a few minutes")."""

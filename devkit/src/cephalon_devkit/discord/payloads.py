@@ -140,7 +140,7 @@ def message_payload(world: World, m: Message, *, with_member: bool = False) -> M
         "attachments": [attachment_payload(world.cdn_base, a) for a in m.attachments],
         "embeds": [dict(e) for e in m.embeds],
         "components": [dict(c) for c in m.components],
-        "pinned": False,
+        "pinned": m.pinned_at is not None,
         "flags": m.flags,
         "guild_id": str(m.guild_id),
     }

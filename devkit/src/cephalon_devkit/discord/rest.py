@@ -178,6 +178,7 @@ class RestApi:
         guild_cmds = "/applications/{application_id}/guilds/{guild_id}/commands"
         hook = "/webhooks/{application_id}/{webhook_token}"
         reaction = "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me"
+        pins = "/channels/{channel_id}/messages/pins"
         return [
             (R("GET", "/gateway", "get_gateway", auth=False), self.get_gateway),
             (R("GET", "/gateway/bot", "get_gateway_bot"), self.get_gateway_bot),
@@ -275,6 +276,9 @@ class RestApi:
             ),
             (R("POST", "/channels/{channel_id}/typing", "typing", ch), self.typing),
             (R("GET", "/channels/{channel_id}/messages", "list_messages", ch), self.list_messages),
+            (R("GET", pins, "list_pins", ch), self.list_pins),
+            (R("PUT", pins + "/{message_id}", "pin_message", ch), self.pin_message),
+            (R("DELETE", pins + "/{message_id}", "unpin_message", ch), self.unpin_message),
             (
                 R("POST", "/channels/{channel_id}/messages", "create_message", ch),
                 self.create_message,
@@ -701,4 +705,29 @@ class RestApi:
         self.world.react(
             c.id, call.int_param("message_id"), self.world.bot.id, call.params["emoji"], add=False
         )
+        return Reply(status=204)
+
+    # --- pins -----------------------------------------------------------------------
+
+    def list_pins(self, call: Call) -> Reply:
+        c = self._visible_channel(call)
+        self.world.require(c.id, self.world.bot.id, perms.READ_MESSAGE_HISTORY)
+        pinned = sorted(
+            (m for m in self.world.live_messages(c.id) if m.pinned_at is not None),
+            key=lambda m: m.pinned_at or "",
+            reverse=True,
+        )
+        items = [
+            {"pinned_at": m.pinned_at, "message": message_payload(self.world, m)} for m in pinned
+        ]
+        return Reply(body={"items": items, "has_more": False})
+
+    def pin_message(self, call: Call) -> Reply:
+        c = self._visible_channel(call)
+        self.world.pin(c.id, call.int_param("message_id"), self.world.bot.id, pinned=True)
+        return Reply(status=204)
+
+    def unpin_message(self, call: Call) -> Reply:
+        c = self._visible_channel(call)
+        self.world.pin(c.id, call.int_param("message_id"), self.world.bot.id, pinned=False)
         return Reply(status=204)

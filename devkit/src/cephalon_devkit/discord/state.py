@@ -22,6 +22,7 @@ from cephalon_devkit.discord.errors import (
     CANNOT_EDIT_OTHERS_MESSAGE,
     MAX_DAILY_COMMAND_CREATES,
     MAX_GUILD_CHANNELS,
+    MAX_PINS,
     UNKNOWN_CHANNEL,
     UNKNOWN_COMMAND,
     UNKNOWN_GUILD,
@@ -158,6 +159,10 @@ class Message:
     deleted: bool = False
     revisions: list[str] = field(default_factory=list)
     """Earlier contents, oldest first (edits)."""
+    pinned_at: str | None = None
+    edit_times: list[float] = field(default_factory=list)
+    """Unix time of every edit, oldest first (edit-rate assertions, benchmarks)."""
+    created_at: float = field(default_factory=time.time)
     reactions: dict[str, list[int]] = field(default_factory=dict)
     """Emoji (unicode or ``name:id``) → ids of the users who reacted, in order."""
     created_monotonic: float = field(default_factory=time.monotonic)
@@ -804,6 +809,7 @@ class World:
         m.flags &= ~FLAG_LOADING
         m.attachments = kept + self._store_uploads(m.channel_id, uploads, body.get("attachments"))
         m.edited_timestamp = iso_now()
+        m.edit_times.append(time.time())
         if m.visible_to is None:
             self._message_event("MESSAGE_UPDATE", m)
         return m
@@ -866,6 +872,33 @@ class World:
                 "MESSAGE_REACTION_ADD" if add else "MESSAGE_REACTION_REMOVE",
                 data,
                 INTENT_GUILD_MESSAGE_REACTIONS,
+                guild_id=m.guild_id,
+                channel_id=channel_id,
+            )
+        )
+
+    def pin(self, channel_id: int, message_id: int, actor_id: int, *, pinned: bool) -> None:
+        m = self.message(channel_id, message_id)
+        self.require(channel_id, actor_id, perms.MANAGE_MESSAGES)
+        if pinned and m.pinned_at is None:
+            count = sum(1 for x in self.live_messages(channel_id) if x.pinned_at is not None)
+            if count >= self.limits.pins_max:
+                raise ApiError(
+                    400, MAX_PINS, f"Maximum number of pins reached ({self.limits.pins_max})"
+                )
+            m.pinned_at = iso_now()
+        elif not pinned:
+            m.pinned_at = None
+        self._message_event("MESSAGE_UPDATE", m)
+        self._dispatch(
+            Dispatch(
+                "CHANNEL_PINS_UPDATE",
+                {
+                    "guild_id": str(m.guild_id),
+                    "channel_id": str(channel_id),
+                    "last_pin_timestamp": m.pinned_at,
+                },
+                INTENT_GUILDS,
                 guild_id=m.guild_id,
                 channel_id=channel_id,
             )
