@@ -176,3 +176,22 @@ async def test_forged_signature_is_rejected_by_a_verifying_endpoint(
     headers = emu.interactions.signed_headers(body)
     status, _ = await emu.interactions.post_raw(body + b" ", headers)  # body changed
     assert status == 401 and receiver.rejected == 1
+
+
+async def test_redelivery_and_replay(emu: DiscordEmulator, world, make_receiver):
+    _, alice, lobby = world
+
+    async def update(payload: dict[str, Any]) -> web.StreamResponse:
+        return web.json_response({"type": 6})
+
+    receiver = await make_receiver(emu, update)
+    i = await emu.click_button(start_chat_message(emu, lobby.id), "cephalon:start", alice)
+    assert i.sent_headers["X-Signature-Ed25519"] == emu.interactions.sign(
+        i.sent_headers["X-Signature-Timestamp"], i.sent_body
+    )
+    # A replay of the captured request still verifies (the signature covers only the
+    # timestamp and body): rejecting it is the endpoint's job (timestamp window, dedupe).
+    assert (await emu.redeliver(i, resign=False))[0] == 200
+    assert (await emu.redeliver(i))[0] == 200  # Discord-style duplicate delivery
+    assert receiver.received[0] == receiver.received[1] == receiver.received[2]
+    assert i.response_type == 6  # answers to redeliveries are not applied

@@ -151,6 +151,9 @@ def add_control_routes(app: web.Application, emu: DiscordEmulator) -> None:
         )
         return emu.interaction_summary(i)
 
+    async def interactions(request: web.Request) -> Any:
+        return [emu.interaction_summary(i) for i in emu.all_interactions]
+
     async def set_endpoint(request: web.Request) -> Any:
         body = await _json(request)
         emu.set_interactions_url(body.get("url"))
@@ -240,6 +243,7 @@ def add_control_routes(app: web.Application, emu: DiscordEmulator) -> None:
         ("POST", "/channels/{channel_id}/messages", post_message),
         ("POST", "/interactions/button", click),
         ("POST", "/interactions/command", command),
+        ("GET", "/interactions", interactions),
         ("PUT", "/interactions/endpoint", set_endpoint),
         ("POST", "/interactions/endpoint/verify", verify_endpoint),
         ("GET", "/channels/{channel_id}/transcript", get_transcript),

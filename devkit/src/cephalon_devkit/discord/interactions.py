@@ -104,6 +104,9 @@ class Interaction:
     original_message_id: int | None = None
     followup_ids: list[int] = field(default_factory=list)
     callback_attempts: list[tuple[float, int]] = field(default_factory=list)
+    sent_body: bytes = b""
+    """The exact bytes delivered (and signed), for replay tests."""
+    sent_headers: dict[str, str] = field(default_factory=dict)
     """(seconds after creation, HTTP status) of every callback request."""
 
     @property
@@ -237,9 +240,11 @@ class Interactions:
     async def deliver(self, i: Interaction) -> Interaction:
         """Send ``i`` signed to the endpoint and apply an answer that came in time."""
         body = json.dumps(i.payload, separators=(",", ":")).encode()
+        headers = self.signed_headers(body)
+        i.sent_body, i.sent_headers = body, headers
         started = time.monotonic()
         try:
-            status, raw = await self.post_raw(body, self.signed_headers(body))
+            status, raw = await self.post_raw(body, headers)
         except (aiohttp.ClientError, TimeoutError) as e:
             i.http_error = f"{type(e).__name__}: {e}"
             i.http_elapsed = time.monotonic() - started
@@ -263,6 +268,19 @@ class Interactions:
         except ApiError as e:
             i.response_error = str(e)
         return i
+
+    async def redeliver(self, i: Interaction, *, resign: bool = True) -> tuple[int, Any]:
+        """POST ``i`` again. ``resign=True``: freshly signed, as Discord redelivers;
+        ``resign=False``: the exact earlier bytes and headers, as an attacker replays.
+        Answers are returned, never applied (the first delivery decided the outcome)."""
+        if not i.sent_body:
+            raise DiscordEmulatorError(f"interaction {i.id} was never delivered")
+        headers = self.signed_headers(i.sent_body) if resign else i.sent_headers
+        status, raw = await self.post_raw(i.sent_body, headers)
+        try:
+            return status, json.loads(raw) if raw else None
+        except ValueError:
+            return status, raw.decode(errors="replace")
 
     # --- the initial response -------------------------------------------------------
 

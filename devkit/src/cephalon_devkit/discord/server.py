@@ -411,6 +411,12 @@ class DiscordEmulator:
         )
         return await self._deliver(i, wait)
 
+    async def redeliver(self, interaction: Interaction, *, resign: bool = True) -> tuple[int, Any]:
+        """Deliver an interaction again: ``resign=True`` as Discord's duplicate
+        delivery (new timestamp and signature), ``resign=False`` as a replay of the
+        captured request. Returns the endpoint's (status, body)."""
+        return await self.interactions.redeliver(interaction, resign=resign)
+
     async def ping_endpoint(self) -> Interaction:
         """Discord's endpoint check: a signed PING must be answered with PONG."""
         i = self.interactions.new(PING, user_id=None, channel_id=None, data=None)
@@ -607,7 +613,8 @@ class DiscordEmulator:
 
     def interaction_summary(self, i: Interaction) -> dict[str, Any]:
         out = asdict(i)
-        out.pop("payload")
+        for key in ("payload", "sent_body", "sent_headers"):
+            out.pop(key)
         return {
             k: (str(v) if k.endswith("_id") and isinstance(v, int) else v) for k, v in out.items()
         }
