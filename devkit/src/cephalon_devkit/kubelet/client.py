@@ -27,6 +27,8 @@ from cephalon_devkit.kubelet.types import (
 )
 
 _ERRORS: dict[int, type[ApiError]] = {404: NotFound, 409: Conflict, 410: Gone}
+# A single call (not a watch) that takes longer is abandoned and retried by its caller.
+_REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
 def _pods_path(namespace: str | None) -> str:
@@ -74,6 +76,7 @@ class KubeClient:
             data=data,
             headers=headers,
             ssl=self._ssl,
+            timeout=_REQUEST_TIMEOUT,
         ) as response:
             text = await response.text()
             try:
