@@ -11,10 +11,15 @@ MEMBERS := contracts policy operator gateway session_runtime devkit
 SRC_DIRS := $(foreach m,$(MEMBERS),$(m)/src)
 COPILOT_DIR := tools/copilot
 STAMP := $(VENV)/.cephalon-setup
+# Per-image pinned locks (folder=package), written by `make lock` for the Dockerfiles.
+IMAGE_LOCKS := operator=cephalon-operator gateway=cephalon-gateway \
+  session_runtime=cephalon-runtime devkit=cephalon-devkit
+CHART_CRDS := charts/cephalon/crds
+KIND_CLUSTER ?= cephalon
 
 export PATH := $(VENV)/bin:$(CURDIR)/$(COPILOT_DIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup system-deps lock crds crds-check docs docs-check lint test unit smoke bench demo clean
+.PHONY: help setup system-deps lock crds crds-check docs docs-check lint test unit smoke bench demo kind-up e2e-kind kind-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,12 +46,18 @@ lock: ## re-resolve dependencies and rewrite the URL-free pinned lock
 	$(UV) lock
 	$(UV) export --quiet --format requirements-txt --all-packages --all-groups \
 	  --no-emit-workspace --frozen --no-header -o requirements.lock
+	@set -e; for pair in $(IMAGE_LOCKS); do \
+	  $(UV) export --quiet --format requirements-txt --package $${pair#*=} --no-dev \
+	    --no-emit-workspace --frozen --no-header -o $${pair%%=*}/requirements.lock; done
 
-crds: $(STAMP) ## regenerate crds/*.yaml from the contract models
+crds: $(STAMP) ## regenerate crds/*.yaml from the contract models (and the chart's copy)
 	$(PY) -m cephalon_contracts.crds --docs docs/crds.md crds/
+	rm -f $(CHART_CRDS)/*.yaml && cp crds/*.yaml $(CHART_CRDS)/
+	$(PY) tests/chart/test_values_schema.py
 
 crds-check: $(STAMP) ## fail when committed CRDs differ from freshly generated ones
 	$(PY) -m cephalon_contracts.crds --check --docs docs/crds.md crds/
+	@diff -r -x samples crds $(CHART_CRDS) || { echo "$(CHART_CRDS) differs from crds/: run make crds" >&2; exit 1; }
 
 docs: $(STAMP) ## regenerate docs/configuration.md from the settings classes
 	$(PY) tools/config_docs.py docs/configuration.md
@@ -76,6 +87,15 @@ demo: setup ## the offline end-to-end demo (local mode)
 	@echo "make demo: local mode is not built yet (it arrives with the local-mode issue)." >&2
 	@echo "Until then, 'make smoke' shows and self-checks the wire contracts." >&2
 	@exit 2
+
+kind-up: setup ## kind cluster, images built and loaded, the chart installed with a test tenant
+	KIND_CLUSTER=$(KIND_CLUSTER) tests/e2e_kind/kind-up.sh
+
+e2e-kind: kind-up ## end-to-end tests on the kind cluster (needs Docker, kind, kubectl, helm)
+	KIND_CLUSTER=$(KIND_CLUSTER) $(PY) -m pytest -m e2e_kind tests/e2e_kind -v -p no:randomly
+
+kind-down: ## delete the kind cluster
+	kind delete cluster --name $(KIND_CLUSTER)
 
 clean: ## remove the virtualenv, tool caches and node_modules
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache $(COPILOT_DIR)/node_modules
