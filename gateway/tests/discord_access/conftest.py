@@ -244,7 +244,7 @@ class World:
     async def stop_gateway(self, gateway: RunningGateway) -> None:
         gateway.server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(gateway.task, 15)
+            await asyncio.wait_for(gateway.task, 30)
         if gateway in self.gateways:
             self.gateways.remove(gateway)
 

@@ -184,9 +184,8 @@ class StartChat:
             return
         sid = session_name(interaction_id)
         debounce = ctx.space.gateway(f"start.{actor.guild_id}.{actor.user_id}")
-        claimed = await ctx.redis.set(
-            debounce, sid, nx=True, ex=max(1, int(ctx.settings.discord.start_debounce_seconds))
-        )
+        window = max(1, int(ctx.settings.discord.start_debounce_seconds * 1000))
+        claimed = await ctx.redis.set(debounce, sid, nx=True, px=window)
         if not claimed:
             other = await ctx.redis.get(debounce)
             record = ctx.sessions.get(str(other)) if other else None
