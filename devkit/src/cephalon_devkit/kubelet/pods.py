@@ -253,8 +253,7 @@ class PodWorker:
                 await self._flush_status()
                 # Like the kubelet, reclaim the pod's volumes before the final delete.
                 await self._remove_pod_root()
-                await self._client.delete_pod_now(self.namespace, self.name, self.uid)
-                self._log.info("pod deleted")
+                await self._final_delete()
         finally:
             for task in (deadline, life):
                 task.cancel()
@@ -262,6 +261,18 @@ class PodWorker:
             await asyncio.gather(status_loop, deadline, life, return_exceptions=True)
             await self._stop_containers(0)
             await self._remove_pod_root()
+
+    async def _final_delete(self, attempts: int = 8) -> None:
+        """The grace-0 delete, retried on transient errors (nothing else would retry it)."""
+        for attempt in range(attempts):
+            try:
+                await self._client.delete_pod_now(self.namespace, self.name, self.uid)
+            except (ApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
+                self._log.warning("final delete failed", error=str(error), attempt=attempt)
+                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+            else:
+                self._log.info("pod deleted")
+                return
 
     async def _remove_pod_root(self) -> None:
         await asyncio.to_thread(shutil.rmtree, self._layout.root, ignore_errors=True)
