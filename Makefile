@@ -88,11 +88,11 @@ demo: setup ## the offline end-to-end demo (local mode)
 	@echo "Until then, 'make smoke' shows and self-checks the wire contracts." >&2
 	@exit 2
 
-kind-up: setup ## kind cluster, images built and loaded, the chart installed with a test tenant
+kind-up: ## kind cluster, images built and loaded, the chart installed with a test tenant
 	KIND_CLUSTER=$(KIND_CLUSTER) tests/e2e_kind/kind-up.sh
 
-e2e-kind: kind-up ## end-to-end tests on the kind cluster (needs Docker, kind, kubectl, helm)
-	KIND_CLUSTER=$(KIND_CLUSTER) $(PY) -m pytest -m e2e_kind tests/e2e_kind -v -p no:randomly
+e2e-kind: setup kind-up ## end-to-end tests on the kind cluster (needs Docker, kind, kubectl, helm)
+	KIND_CLUSTER=$(KIND_CLUSTER) $(PY) -m pytest -m e2e_kind tests/e2e_kind -v
 
 kind-down: ## delete the kind cluster
 	kind delete cluster --name $(KIND_CLUSTER)

@@ -52,8 +52,8 @@ class Kube:
     context: str
     namespace: str
 
-    def run(self, *args: str, input: str | None = None, check: bool = True) -> str:
-        result = subprocess.run(
+    def attempt(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             ["kubectl", "--context", self.context, *args],
             capture_output=True,
             text=True,
@@ -61,6 +61,9 @@ class Kube:
             timeout=120,
             check=False,
         )
+
+    def run(self, *args: str, input: str | None = None, check: bool = True) -> str:
+        result = self.attempt(*args, input=input)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
         return result.stdout

@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 
+from cephalon_contracts.envelope import encode_envelope, envelope
+from cephalon_contracts.social import TurnRequest
+from cephalon_contracts.topics import session_topic
+from cephalon_contracts.urns import to_urn
 from cephalon_operator.podsecurity import restricted_violations
 
 from .conftest import Kube, condition, eventually
@@ -106,10 +110,9 @@ def test_pod_security_admission_rejects_a_privileged_session_pod(kube: Kube) -> 
             ]
         },
     }
-    result = kube.run(
-        "apply", "--dry-run=server", "-f", "-", input=json.dumps(privileged), check=False
-    )
-    assert "e2e-privileged" not in result  # refused: nothing was (dry-run) created
+    result = kube.attempt("apply", "--dry-run=server", "-f", "-", input=json.dumps(privileged))
+    assert result.returncode != 0, "a privileged pod was admitted into the session namespace"
+    assert "violates PodSecurity" in result.stderr, result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +188,62 @@ def test_network_policy_isolates_session_pods(
     assert not kube.can_connect(SESSION_NS, source, beta["status"]["podIP"], 8080)
     assert not kube.can_connect(SESSION_NS, source, api_ip, 443)
     assert not kube.can_connect(SESSION_NS, source, api_endpoint, api_port)
+
+
+#: Runs in the operator pod (it has redis-py, the Redis URL and a credential allowed to
+#: read and write every key): posts one turn, then reads the session's events to the end.
+TURN_SCRIPT = """
+import json, os, sys, time
+import redis
+r = redis.Redis.from_url(
+    os.environ["CEPHALON_REDIS__URL"],
+    username=os.environ["CEPHALON_REDIS__USERNAME"],
+    password=open(os.environ["CEPHALON_REDIS__PASSWORD_FILE"]).read().strip(),
+    decode_responses=True,
+)
+turns, events, message = sys.argv[1:4]
+r.xadd(turns, {"envelope": message})
+last, seen, deadline = "0-0", [], time.monotonic() + 240
+while time.monotonic() < deadline:
+    for _, entries in r.xread({events: last}, block=5000) or []:
+        for entry_id, fields in entries:
+            last = entry_id
+            event = json.loads(fields["envelope"])
+            seen.append(event["type"])
+            if event["type"] in ("final", "error"):
+                print(json.dumps({"types": seen, "last": event}))
+                sys.exit(0)
+print(json.dumps({"types": seen, "last": None}))
+"""
+
+
+def test_a_turn_streams_an_answer_from_the_in_cluster_model(
+    kube: Kube, sessions: dict[str, dict[str, Any]]
+) -> None:
+    """Redis streams -> runtime -> Copilot CLI -> tenant model gateway -> scripted model,
+    and back: the path the Discord gateway drives, without Discord."""
+    name = SESSIONS[1]
+    owner = sessions[name]["spec"]["owner"]["id"]
+    turn = envelope(
+        TurnRequest(text="Say hello.", author=to_urn("discord", "e2e", "user", owner)),
+        provider="discord",
+        tenant="e2e",
+        session_id=name,
+    )
+    keys = {
+        stream: session_topic(provider="discord", tenant="e2e", session_id=name, stream=stream)
+        for stream in ("turns", "events")
+    }
+    out = kube.run(
+        "-n", kube.namespace, "exec", "deployment/cephalon-operator", "-c", "operator", "--",
+        "python", "-c", TURN_SCRIPT, keys["turns"], keys["events"], encode_envelope(turn),
+    )  # fmt: skip
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["last"] is not None, f"no final event; saw {result['types']}"
+    assert result["last"]["type"] == "final", result["last"]
+    assert result["last"]["payload"]["status"] == "completed", result["last"]
+    assert "response_delta" in result["types"]
+    assert result["last"]["payload"]["text"]
 
 
 def test_ending_a_session_removes_its_pod_and_credentials(
