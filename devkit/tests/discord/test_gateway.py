@@ -137,3 +137,61 @@ async def test_wrong_token_is_refused(emu: DiscordEmulator, point_discord_py):
         await client.close()
     assert emu.requests_for("get_current_user")[0].status == 401
     assert emu.invalid_request_count == 1
+
+
+async def test_second_identify_within_the_window_gets_invalid_session(
+    make_discord_emulator, connect_bot
+):
+    from .conftest import fast_limits
+
+    emu = await make_discord_emulator(limits=fast_limits(identify_window=0.3))
+    emu.create_guild("duck")
+    # Two replicas starting together: the second IDENTIFY inside max_concurrency's
+    # window gets op 9; discord.py identifies again and both end up READY.
+    a, b = await asyncio.gather(connect_bot(emu), connect_bot(emu))
+    assert a.is_ready() and b.is_ready()
+    assert emu.gateway.identify_refusals >= 1
+    assert emu.gateway.session_starts == 2
+
+
+async def test_gateway_send_limit_closes_with_4008(make_discord_emulator):
+    import json
+
+    import aiohttp
+
+    from .conftest import fast_limits
+
+    emu = await make_discord_emulator(limits=fast_limits(gateway_send_limit=3))
+    async with aiohttp.ClientSession() as s, s.ws_connect(emu.gateway_url) as ws:
+        hello = await ws.receive_json()
+        assert hello["op"] == 10
+        for _ in range(4):
+            await ws.send_str(json.dumps({"op": 1, "d": None}))
+        frames = [msg async for msg in ws]
+        assert [json.loads(m.data)["op"] for m in frames] == [11, 11, 11]
+        assert ws.close_code == 4008
+
+
+async def test_cdn_links_are_signed_and_expire(make_discord_emulator):
+    import aiohttp
+
+    from .conftest import fast_limits
+
+    emu = await make_discord_emulator(limits=fast_limits(attachment_url_ttl=1.0))
+    guild = emu.create_guild("duck")
+    alice = emu.create_member(guild.id, "alice")
+    lobby = emu.create_channel(guild.id, "lobby")
+    m = emu.post_message(lobby.id, alice, "", files=[("my notes.txt", b"hi", "text/plain")])
+    from cephalon_devkit.discord.payloads import attachment_payload
+
+    url = attachment_payload(emu.world, m.attachments[0])["url"]
+    assert "?ex=" in url and "&hm=" in url and "my%20notes.txt" in url
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url) as r:
+            assert r.status == 200 and await r.read() == b"hi"
+            assert r.content_type == "text/plain"
+        async with s.get(url.replace("hm=", "hm=0")) as r:
+            assert r.status == 404
+        await asyncio.sleep(1.1)
+        async with s.get(url) as r:
+            assert r.status == 404

@@ -53,6 +53,7 @@ CLOSE_DECODE_ERROR = 4002
 CLOSE_NOT_AUTHENTICATED = 4003
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_ALREADY_AUTHENTICATED = 4005
+CLOSE_RATE_LIMITED = 4008
 CLOSE_INVALID_SHARD = 4010
 CLOSE_INVALID_INTENTS = 4013
 CLOSE_DISALLOWED_INTENTS = 4014
@@ -102,6 +103,11 @@ class Gateway:
         self.close_codes: list[int] = []
         """Codes the emulator closed connections with (4004, 4014, ...)."""
         self._sockets: set[web.WebSocketResponse] = set()
+        self._identifies: deque[float] = deque()
+        self.session_starts = 0
+        """Accepted IDENTIFYs (Discord's daily ``session_start_limit`` counts these)."""
+        self.identify_refusals = 0
+        """IDENTIFYs answered with op 9 for exceeding ``max_concurrency``."""
         self._changed = asyncio.Condition()
         self._log = structlog.get_logger("cephalon_devkit.discord.gateway")
 
@@ -225,7 +231,15 @@ class Gateway:
                     }
                 )
             )
+            sent: deque[float] = deque()
             async for msg in ws:
+                now = time.monotonic()
+                while sent and now - sent[0] >= self.limits.gateway_send_window:
+                    sent.popleft()
+                if len(sent) >= self.limits.gateway_send_limit:
+                    await self._close(ws, CLOSE_RATE_LIMITED, "Rate limited.")
+                    break
+                sent.append(now)
                 if msg.type is not WSMsgType.TEXT:
                     if msg.type is WSMsgType.BINARY:
                         await self._close(ws, CLOSE_DECODE_ERROR, "Decode error")
@@ -314,6 +328,18 @@ class Gateway:
             if not 0 <= shard[0] < shard[1]:
                 await self._close(ws, CLOSE_INVALID_SHARD, "Invalid shard.")
                 return None
+        now = time.monotonic()
+        while self._identifies and now - self._identifies[0] >= self.limits.identify_window:
+            self._identifies.popleft()
+        if len(self._identifies) >= self.limits.identify_max_concurrency:
+            self.identify_refusals += 1
+            await ws.send_str(json.dumps({"op": OP_INVALID_SESSION, "d": False}))
+            return None
+        if self.session_starts >= self.limits.session_start_limit:
+            await self._close(ws, CLOSE_AUTHENTICATION_FAILED, "Authentication failed.")
+            return None
+        self._identifies.append(now)
+        self.session_starts += 1
         s = GatewaySession(id=secrets.token_hex(16), intents=intents, shard=shard)
         s.queue = asyncio.Queue()
         self.sessions[s.id] = s

@@ -71,6 +71,8 @@ class DiscordLimits:
     attachments_max: int = 10
     upload_max_bytes: int = 10 * 1024 * 1024
     pins_max: int = 50
+    attachment_url_ttl: float = 86_400.0
+    """CDN links are signed (``ex``/``is``/``hm``) and expire like Discord's."""
     nonce_max_length: int = 25
     nonce_window: float = 300.0
     """How long ``enforce_nonce`` remembers a nonce (Discord: "a few minutes")."""
@@ -89,6 +91,14 @@ class DiscordLimits:
     """How long the emulator waits for the endpoint's HTTP answer to record it."""
     # --- gateway ---------------------------------------------------------------------
     heartbeat_interval: float = 41.25
+    identify_max_concurrency: int = 1
+    identify_window: float = 5.0
+    """IDENTIFYs allowed per window (``max_concurrency``); more get op 9."""
+    session_start_limit: int = 1000
+    """IDENTIFYs per day; past it Discord resets the token (the emulator closes 4004)."""
+    gateway_send_limit: int = 120
+    gateway_send_window: float = 60.0
+    """Frames a client may send per window; more closes the socket with 4008."""
     resume_window: float = 120.0
     """How long a disconnected session can still be resumed."""
     replay_buffer: int = 10_000

@@ -102,12 +102,12 @@ def channel_payload(c: Channel) -> ChannelPayload:
     }
 
 
-def attachment_url(cdn_base: str, a: Attachment) -> str:
-    return f"{cdn_base}/attachments/{a.channel_id}/{a.id}/{quote(a.filename)}"
+def attachment_path(a: Attachment) -> str:
+    return f"/attachments/{a.channel_id}/{a.id}/{quote(a.filename)}"
 
 
-def attachment_payload(cdn_base: str, a: Attachment) -> AttachmentPayload:
-    url = attachment_url(cdn_base, a)
+def attachment_payload(world: World, a: Attachment) -> AttachmentPayload:
+    url = world.cdn_base + world.sign_cdn_path(attachment_path(a))
     out: AttachmentPayload = {
         "id": str(a.id),
         "filename": a.filename,
@@ -137,7 +137,7 @@ def message_payload(world: World, m: Message, *, with_member: bool = False) -> M
         "mention_everyone": False,
         "mentions": mentions,
         "mention_roles": [],
-        "attachments": [attachment_payload(world.cdn_base, a) for a in m.attachments],
+        "attachments": [attachment_payload(world, a) for a in m.attachments],
         "embeds": [dict(e) for e in m.embeds],
         "components": [dict(c) for c in m.components],
         "pinned": m.pinned_at is not None,

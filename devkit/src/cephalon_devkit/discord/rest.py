@@ -148,6 +148,7 @@ class RestApi:
         *,
         bot_token: Callable[[], str],
         gateway_url: Callable[[], str],
+        session_starts: Callable[[], int],
         record: Callable[[RecordedRequest], None],
         recorded: Callable[[RecordedRequest], None],
     ) -> None:
@@ -156,6 +157,7 @@ class RestApi:
         self.limiter = limiter
         self._bot_token = bot_token
         self._gateway_url = gateway_url
+        self._session_starts = session_starts
         self._record = record
         self._recorded = recorded
         self.faults: list[Fault] = []
@@ -425,15 +427,16 @@ class RestApi:
         return Reply(body={"url": self._gateway_url()})
 
     def get_gateway_bot(self, call: Call) -> Reply:
+        limits = self.world.limits
         return Reply(
             body={
                 "url": self._gateway_url(),
                 "shards": 1,
                 "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 999,
-                    "reset_after": 14_400_000,
-                    "max_concurrency": 1,
+                    "total": limits.session_start_limit,
+                    "remaining": max(0, limits.session_start_limit - self._session_starts()),
+                    "reset_after": 86_400_000,
+                    "max_concurrency": limits.identify_max_concurrency,
                 },
             }
         )

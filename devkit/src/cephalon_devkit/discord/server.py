@@ -42,7 +42,7 @@ from cephalon_devkit.discord.limits import DiscordLimits
 from cephalon_devkit.discord.payloads import attachment_payload
 from cephalon_devkit.discord.ratelimit import RateLimiter
 from cephalon_devkit.discord.recording import RecordedDispatch, RecordedRequest
-from cephalon_devkit.discord.rest import Fault, RestApi, json_response
+from cephalon_devkit.discord.rest import Fault, RestApi
 from cephalon_devkit.discord.state import (
     GUILD_CATEGORY,
     GUILD_TEXT,
@@ -117,6 +117,7 @@ class DiscordEmulator:
             self.limiter,
             bot_token=lambda: self.bot_token,
             gateway_url=lambda: self.gateway_url,
+            session_starts=lambda: self.gateway.session_starts,
             record=self._requests.append,
             recorded=lambda _r: self._changed(),
         )
@@ -399,7 +400,7 @@ class DiscordEmulator:
             att = self.world._store_uploads(channel_id, [up], None)[0]
             opts.append({"name": key, "type": 11, "value": str(att.id)})
             resolved.setdefault("attachments", {})[str(att.id)] = dict(
-                attachment_payload(self.world.cdn_base, att)
+                attachment_payload(self.world, att)
             )
         data: JsonObject = {"id": str(cmd.id), "name": cmd.name, "type": 1, "options": opts}
         if cmd.guild_id is not None:
@@ -606,7 +607,10 @@ class DiscordEmulator:
         try:
             att = self.world.attachments[int(request.match_info["attachment_id"])]
         except (KeyError, ValueError):
-            return json_response(404, {"message": "404: Not Found", "code": 0})
+            return web.Response(status=404, text="404: Not Found")
+        path = request.raw_path.split("?", 1)[0].removeprefix("/cdn")
+        if not self.world.cdn_signature_ok(path, request.query):
+            return web.Response(status=404, text="This content is no longer available.")
         return web.Response(
             body=att.data, content_type=att.content_type or "application/octet-stream"
         )

@@ -11,7 +11,10 @@ bot look the same to everyone watching.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -240,6 +243,7 @@ class World:
         self.attachments: dict[int, Attachment] = {}
         self.commands: dict[int, Command] = {}
         self.cdn_base = ""
+        self._cdn_key = secrets.token_bytes(16)
         self.typing: dict[int, float] = {}
         """Channel id → when the bot last triggered the typing indicator."""
         self._on_dispatch = on_dispatch
@@ -296,6 +300,27 @@ class World:
 
     def guild_channels(self, guild_id: int) -> list[Channel]:
         return [self.channels[c] for c in self.guild(guild_id).channel_ids]
+
+    # --- the CDN ---------------------------------------------------------------------
+
+    def _cdn_mac(self, path: str, expires: str, issued: str) -> str:
+        msg = f"{path}|{expires}|{issued}".encode()
+        return hmac.new(self._cdn_key, msg, hashlib.sha256).hexdigest()
+
+    def sign_cdn_path(self, path: str, *, now: float | None = None) -> str:
+        """``path`` with Discord-style ``ex``/``is``/``hm`` query (hex Unix times)."""
+        issued = int(time.time() if now is None else now)
+        ex = f"{issued + int(self.limits.attachment_url_ttl):x}"
+        is_ = f"{issued:x}"
+        return f"{path}?ex={ex}&is={is_}&hm={self._cdn_mac(path, ex, is_)}&"
+
+    def cdn_signature_ok(self, path: str, query: Mapping[str, str]) -> bool:
+        ex, is_, hm = query.get("ex", ""), query.get("is", ""), query.get("hm", "")
+        try:
+            expires = int(ex, 16)
+        except ValueError:
+            return False
+        return hmac.compare_digest(hm, self._cdn_mac(path, ex, is_)) and time.time() < expires
 
     # --- permissions ----------------------------------------------------------------
 
