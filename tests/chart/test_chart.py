@@ -185,6 +185,12 @@ def test_bad_values_also_fail_a_render(render: Render) -> None:
         render({"tenants": [{"provider": "discord", "tenant": "Bad_Name"}]})
 
 
+def test_a_tenant_listed_twice_fails_the_render(render: Render, example_values: Any) -> None:
+    duck = example_values["tenants"][0]
+    with pytest.raises(helm_python.HelmError, match="discord/duck is listed twice"):
+        render({"tenants": [duck, duck]})
+
+
 def test_the_example_values_pass_the_schema(chart: Any, example_values: Any) -> None:
     chart.validate_schema(example_values)
 
@@ -251,6 +257,19 @@ def test_the_operator_runs_one_replica_with_recreate(render: Render) -> None:
     assert "--liveness=http://0.0.0.0:8081/healthz" in container["args"]
     assert "--metrics-port=9090" in container["args"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+
+
+def test_watch_namespaces_and_extra_env_reach_the_operator(render: Render) -> None:
+    values = {
+        "operator": {
+            "watchNamespaces": ["team-a", "team-b"],
+            "extraEnv": [{"name": "CEPHALON_STATUS_INTERVAL_SECONDS", "value": "2"}],
+        }
+    }
+    deployment = by_kind(render(values), "Deployment")[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][-2:] == ["--namespace=team-a", "--namespace=team-b"]
+    assert _operator_env(render(values))["CEPHALON_STATUS_INTERVAL_SECONDS"] == "2"
 
 
 def test_no_secret_value_from_values_reaches_the_output(
