@@ -431,3 +431,36 @@ async def test_pod_ip_pool_lets_two_pods_use_the_same_port(
     one, two = await eventually(both_ready, what="both pods Ready on the same port")
     assert {one["status"]["podIP"], two["status"]["podIP"]} == {"127.77.0.1", "127.77.0.2"}
     assert one["status"]["hostIP"] == two["status"]["hostIP"] == "127.0.0.1"
+
+
+async def test_pod_ip_pool_gives_each_pod_its_own_loopback(
+    api: Api, make_executor: MakeExecutor
+) -> None:
+    """Containers that listen on 127.0.0.1, as a session pod's sidecars do, don't collide."""
+    await make_executor(pod_ip_pool="127.78.0.0/24")
+    port = free_port()
+    for name in ("one", "two"):
+        await api.create(
+            NS,
+            "pods",
+            pod(
+                name,
+                [
+                    {
+                        "name": "web",
+                        "command": [sys.executable, "-m", "http.server", str(port)],
+                        "args": ["--bind", "127.0.0.1"],
+                        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
+                    }
+                ],
+                terminationGracePeriodSeconds=2,
+            ),
+        )
+
+    async def both_ready() -> list[dict[str, Any]] | None:
+        pods = [await api.pod(NS, name) for name in ("one", "two")]
+        ready = [p for p in pods if p and condition(p, "Ready") == "True"]
+        return ready if len(ready) == 2 else None
+
+    one, two = await eventually(both_ready, what="both pods Ready on 127.0.0.1 and one port")
+    assert {one["status"]["podIP"], two["status"]["podIP"]} == {"127.78.0.1", "127.78.0.2"}

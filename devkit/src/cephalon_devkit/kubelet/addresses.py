@@ -11,6 +11,7 @@ collides with the same port in another pod.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 
 class AddressPool:
@@ -38,3 +39,18 @@ class AddressPool:
         address = self._by_uid.pop(uid, None)
         if address is not None:
             self._used.discard(address)
+
+
+_LOOPBACK = re.compile(r"(?<![\w.-])(?:127\.0\.0\.1|localhost)(?![\w-]|\.\w)")
+
+
+def translate_loopback(value: str, pod_ip: str) -> str:
+    """Give a pod its own loopback: ``127.0.0.1`` and ``localhost`` become its pod IP.
+
+    Inside a real pod, loopback is private to the pod, which is why the session pod's
+    sidecars listen on ``127.0.0.1``. Here every pod shares the host's loopback, so with a
+    pod IP pool the pod's address stands in for it, in env values, arguments and probe
+    hosts: two sessions' sidecars on the same port no longer collide, and the manifests
+    stay exactly what a cluster runs. ``127.0.0.10`` or ``mylocalhost`` are left alone.
+    """
+    return _LOOPBACK.sub(pod_ip, value)

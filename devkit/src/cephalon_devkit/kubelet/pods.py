@@ -23,6 +23,7 @@ import aiohttp
 import structlog
 
 from cephalon_devkit.kubelet import env as envs
+from cephalon_devkit.kubelet.addresses import translate_loopback
 from cephalon_devkit.kubelet.admission import unsupported
 from cephalon_devkit.kubelet.client import KubeClient
 from cephalon_devkit.kubelet.config import KubeletConfig, image_command
@@ -161,8 +162,11 @@ class PodWorker:
         secrets, config_maps = await self._fetch_sources()
         mounts = container_mounts(container, self._volume_dirs)
 
+        own_loopback = self._pod_ip != self._config.pod_ip  # a pod IP from the pool
+
         def translate(value: str) -> str:
-            return translate_path(value, mounts)
+            value = translate_path(value, mounts)
+            return translate_loopback(value, self._pod_ip) if own_loopback else value
 
         name = container.get("name", "")
         root = self._layout.container_root(name)
