@@ -22,7 +22,7 @@ from cephalon_devkit.discord.types import (
 )
 
 if TYPE_CHECKING:
-    from cephalon_devkit.discord.state import (
+    from cephalon_devkit.discord.models import (
         Attachment,
         Channel,
         Command,
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
         Message,
         Role,
         User,
-        World,
     )
+    from cephalon_devkit.discord.state import World
 
 
 def user_payload(u: User) -> UserPayload:

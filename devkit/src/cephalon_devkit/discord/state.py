@@ -10,24 +10,21 @@ bot look the same to everyone watching.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
 import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from cephalon_devkit.discord import permissions as perms
+from cephalon_devkit.discord.commands import CommandRegistry
 from cephalon_devkit.discord.errors import (
     CANNOT_EDIT_OTHERS_MESSAGE,
-    MAX_DAILY_COMMAND_CREATES,
     MAX_GUILD_CHANNELS,
     MAX_PINS,
     UNKNOWN_CHANNEL,
-    UNKNOWN_COMMAND,
     UNKNOWN_GUILD,
     UNKNOWN_MEMBER,
     UNKNOWN_MESSAGE,
@@ -36,7 +33,6 @@ from cephalon_devkit.discord.errors import (
     UNKNOWN_USER,
     ApiError,
     DiscordEmulatorError,
-    RateLimitExceeded,
     field_error,
     forbidden_missing_access,
     forbidden_missing_permissions,
@@ -46,9 +42,37 @@ from cephalon_devkit.discord.errors import (
     too_long,
 )
 from cephalon_devkit.discord.limits import DiscordLimits
+from cephalon_devkit.discord.models import (
+    FLAG_EPHEMERAL,
+    FLAG_LOADING,
+    FLAG_SUPPRESS_EMBEDS,
+    FLAG_SUPPRESS_NOTIFICATIONS,
+    GUILD_ANNOUNCEMENT,
+    GUILD_CATEGORY,
+    GUILD_TEXT,
+    GUILD_VOICE,
+    INTENT_GUILD_MEMBERS,
+    INTENT_GUILD_MESSAGE_REACTIONS,
+    INTENT_GUILD_MESSAGES,
+    INTENT_GUILDS,
+    INTENT_MESSAGE_CONTENT,
+    MESSAGE_CHAT_INPUT_COMMAND,
+    MESSAGE_DEFAULT,
+    MESSAGE_REPLY,
+    Attachment,
+    Channel,
+    Command,
+    Dispatch,
+    Guild,
+    Member,
+    Message,
+    Role,
+    Upload,
+    User,
+    iso_now,
+)
 from cephalon_devkit.discord.payloads import (
     channel_payload,
-    command_payload,
     guild_create_payload,
     member_payload,
     message_payload,
@@ -58,169 +82,6 @@ from cephalon_devkit.discord.permissions import Overwrite, OverwriteType
 from cephalon_devkit.discord.snowflakes import SnowflakeFactory
 from cephalon_devkit.discord.types import JsonObject
 from cephalon_devkit.discord.validation import check_message
-
-# Channel types (Discord ChannelType).
-GUILD_TEXT = 0
-GUILD_VOICE = 2
-GUILD_CATEGORY = 4
-GUILD_ANNOUNCEMENT = 5
-
-# Message types and flags.
-MESSAGE_DEFAULT = 0
-MESSAGE_REPLY = 19
-MESSAGE_CHAT_INPUT_COMMAND = 20
-FLAG_SUPPRESS_EMBEDS = 1 << 2
-FLAG_EPHEMERAL = 1 << 6
-FLAG_LOADING = 1 << 7
-FLAG_SUPPRESS_NOTIFICATIONS = 1 << 12
-
-# Gateway intents that decide who receives a dispatch.
-INTENT_GUILDS = 1 << 0
-INTENT_GUILD_MEMBERS = 1 << 1
-INTENT_GUILD_MESSAGES = 1 << 9
-INTENT_GUILD_MESSAGE_REACTIONS = 1 << 10
-INTENT_MESSAGE_CONTENT = 1 << 15
-
-
-def iso_now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat()
-
-
-@dataclass
-class User:
-    id: int
-    name: str
-    bot: bool = False
-    global_name: str | None = None
-
-
-@dataclass
-class Role:
-    id: int
-    guild_id: int
-    name: str
-    permissions: int
-    position: int
-    managed: bool = False
-    bot_id: int | None = None
-
-
-@dataclass
-class Member:
-    guild_id: int
-    user_id: int
-    roles: list[int]
-    joined_at: str = field(default_factory=iso_now)
-    nick: str | None = None
-
-
-@dataclass
-class Channel:
-    id: int
-    guild_id: int
-    name: str
-    type: int
-    position: int
-    parent_id: int | None = None
-    topic: str | None = None
-    nsfw: bool = False
-    rate_limit_per_user: int = 0
-    overwrites: dict[int, Overwrite] = field(default_factory=dict)
-    last_message_id: int | None = None
-
-
-@dataclass
-class Attachment:
-    id: int
-    channel_id: int
-    filename: str
-    content_type: str | None
-    data: bytes
-    description: str | None = None
-
-
-@dataclass
-class Message:
-    id: int
-    channel_id: int
-    guild_id: int
-    author_id: int
-    content: str
-    embeds: list[JsonObject]
-    components: list[JsonObject]
-    attachments: list[Attachment]
-    timestamp: str
-    type: int = MESSAGE_DEFAULT
-    flags: int = 0
-    nonce: int | str | None = None
-    edited_timestamp: str | None = None
-    webhook_id: int | None = None
-    interaction_metadata: JsonObject | None = None
-    visible_to: int | None = None
-    """An ephemeral message: the only user who sees it."""
-    message_reference: JsonObject | None = None
-    deleted: bool = False
-    revisions: list[str] = field(default_factory=list)
-    """Earlier contents, oldest first (edits)."""
-    pinned_at: str | None = None
-    edit_times: list[float] = field(default_factory=list)
-    """Unix time of every edit, oldest first (edit-rate assertions, benchmarks)."""
-    created_at: float = field(default_factory=time.time)
-    reactions: dict[str, list[int]] = field(default_factory=dict)
-    """Emoji (unicode or ``name:id``) → ids of the users who reacted, in order."""
-    created_monotonic: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class Guild:
-    id: int
-    name: str
-    owner_id: int
-    roles: dict[int, Role] = field(default_factory=dict)
-    members: dict[int, Member] = field(default_factory=dict)
-    channel_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Command:
-    id: int
-    application_id: int
-    guild_id: int | None
-    name: str
-    description: str
-    type: int
-    options: list[JsonObject]
-    version: int
-    default_member_permissions: str | None = None
-    contexts: list[int] | None = None
-    nsfw: bool = False
-    extra: JsonObject = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Dispatch:
-    """A gateway event the world announces; the gateway decides who receives it."""
-
-    event: str
-    data: JsonObject
-    intent: int
-    guild_id: int | None = None
-    channel_id: int | None = None
-    content_gated: bool = False
-    """MESSAGE_* from someone else: content is stripped without MESSAGE_CONTENT."""
-    mentioned_ids: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """A file that came with a request (multipart ``files[n]``)."""
-
-    filename: str
-    content_type: str | None
-    data: bytes
-
-
-_COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 
 class World:
@@ -241,7 +102,6 @@ class World:
         self.messages: dict[int, Message] = {}
         self.channel_messages: dict[int, list[int]] = {}
         self.attachments: dict[int, Attachment] = {}
-        self.commands: dict[int, Command] = {}
         self.cdn_base = ""
         self._cdn_key = secrets.token_bytes(16)
         self.typing: dict[int, float] = {}
@@ -249,9 +109,11 @@ class World:
         self._on_dispatch = on_dispatch
         self._nonces: dict[tuple[int, int, str], tuple[int, float]] = {}
         self._renames: dict[int, list[float]] = {}
-        self._command_creates: dict[int | None, list[float]] = {}
         self.bot = self.create_user(bot_name, bot=True)
         self.application_id = self.bot.id
+        self.app_commands = CommandRegistry(limits, self.ids, self.application_id)
+        self.commands = self.app_commands.commands
+        """Command id → command (the registry's own dict)."""
 
     # --- announcements ------------------------------------------------------------
 
@@ -931,115 +793,45 @@ class World:
 
     # --- application commands -------------------------------------------------------
 
-    def commands_for(self, guild_id: int | None) -> list[Command]:
-        return [c for c in self.commands.values() if c.guild_id == guild_id]
+    # --- application commands (see commands.py) ------------------------------------
 
-    def _check_command(self, body: Mapping[str, Any]) -> None:
-        name = body.get("name")
-        ctype = int(body.get("type") or 1)
-        if not isinstance(name, str) or not name:
-            raise invalid_form({"name": required()})
-        if ctype == 1 and (not _COMMAND_NAME.match(name) or name != name.lower()):
-            raise invalid_form(
-                {"name": field_error("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")}
-            )
-        desc = body.get("description") or ""
-        if ctype == 1 and not 1 <= len(desc) <= 100:
-            raise invalid_form(
-                {
-                    "description": field_error(
-                        "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
-                    )
-                }
-            )
-        if len(body.get("options") or []) > 25:
-            raise invalid_form({"options": too_long(25)})
+    def commands_for(self, guild_id: int | None) -> list[Command]:
+        return self.app_commands.commands_for(guild_id)
 
     def upsert_command(self, guild_id: int | None, body: Mapping[str, Any]) -> tuple[Command, bool]:
-        """Create or replace the command with this name and type; (command, created)."""
-        self._check_command(body)
-        ctype = int(body.get("type") or 1)
-        for c in self.commands_for(guild_id):
-            if c.name == body["name"] and c.type == ctype:
-                before = command_payload(c)
-                self._fill_command(c, body)
-                if command_payload(c) != before:
-                    c.version = self.ids.next()
-                return c, False
-        self._count_command_create(guild_id)
-        c = Command(
-            id=self.ids.next(),
-            application_id=self.application_id,
-            guild_id=guild_id,
-            name=str(body["name"]),
-            description="",
-            type=ctype,
-            options=[],
-            version=self.ids.next(),
-        )
-        self._fill_command(c, body)
-        self.commands[c.id] = c
-        return c, True
-
-    def _count_command_create(self, scope: int | None) -> None:
-        now = time.monotonic()
-        window = self.limits.command_creates_window
-        stamps = [t for t in self._command_creates.get(scope, []) if now - t < window]
-        if len(stamps) >= self.limits.command_creates_per_day:
-            raise RateLimitExceeded(
-                stamps[0] + window - now,
-                "Max number of daily application command creates has been reached "
-                f"({self.limits.command_creates_per_day})",
-                MAX_DAILY_COMMAND_CREATES,
-            )
-        stamps.append(now)
-        self._command_creates[scope] = stamps
-
-    @staticmethod
-    def _fill_command(c: Command, body: Mapping[str, Any]) -> None:
-        c.description = str(body.get("description") or "")
-        c.options = [dict(o) for o in body.get("options") or []]
-        dmp = body.get("default_member_permissions")
-        c.default_member_permissions = None if dmp is None else str(dmp)
-        c.contexts = body.get("contexts")
-        c.nsfw = bool(body.get("nsfw", False))
-        c.extra = {
-            k: v
-            for k, v in body.items()
-            if k
-            in (
-                "name_localizations",
-                "description_localizations",
-                "integration_types",
-                "dm_permission",
-            )
-        }
+        return self.app_commands.upsert(guild_id, body)
 
     def bulk_overwrite_commands(self, guild_id: int | None, bodies: Any) -> list[Command]:
-        if not isinstance(bodies, list):
-            raise invalid_form(
-                {"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Must be an array."}]}
-            )
-        for i, b in enumerate(bodies):
-            try:
-                self._check_command(b)
-            except ApiError as e:
-                raise invalid_form({str(i): e.errors or {}}) from e
-        names = {(b["name"], int(b.get("type") or 1)) for b in bodies}
-        for c in self.commands_for(guild_id):
-            if (c.name, c.type) not in names:
-                del self.commands[c.id]
-        return [self.upsert_command(guild_id, b)[0] for b in bodies]
+        return self.app_commands.bulk_overwrite(guild_id, bodies)
 
     def delete_command(self, guild_id: int | None, command_id: int) -> None:
-        c = self.commands.get(command_id)
-        if c is None or c.guild_id != guild_id:
-            raise not_found(UNKNOWN_COMMAND, "application command")
-        del self.commands[command_id]
+        self.app_commands.delete(guild_id, command_id)
 
     def find_command(self, guild_id: int | None, name: str) -> Command | None:
-        for scope in (guild_id, None):
-            for c in self.commands_for(scope):
-                if c.name == name and c.type == 1:
-                    return c
-        return None
+        return self.app_commands.find(guild_id, name)
+
+
+__all__ = [
+    "FLAG_EPHEMERAL",
+    "FLAG_LOADING",
+    "GUILD_ANNOUNCEMENT",
+    "GUILD_CATEGORY",
+    "GUILD_TEXT",
+    "GUILD_VOICE",
+    "INTENT_GUILD_MEMBERS",
+    "INTENT_GUILDS",
+    "INTENT_MESSAGE_CONTENT",
+    "MESSAGE_CHAT_INPUT_COMMAND",
+    "MESSAGE_DEFAULT",
+    "Attachment",
+    "Channel",
+    "Command",
+    "Dispatch",
+    "Guild",
+    "Member",
+    "Message",
+    "Role",
+    "Upload",
+    "User",
+    "World",
+]
