@@ -72,6 +72,21 @@ def test_helm_lint_is_clean(values_file: Path | None) -> None:
     assert report["errors"] == [] and problems == [], report
 
 
+def test_the_packaged_chart_carries_crds_schema_and_example(tmp_path: Path) -> None:
+    import tarfile
+
+    archive = helm_python.package(str(CHART), destination=str(tmp_path))
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    assert {
+        "cephalon/crds/agentsessions.cephalon.dev.yaml",
+        "cephalon/crds/providertenants.cephalon.dev.yaml",
+        "cephalon/values.schema.json",
+        "cephalon/examples/two-tenants.yaml",
+        "cephalon/README.md",
+    } <= names
+
+
 def test_default_values_render_the_operator_and_redis(render: Render) -> None:
     manifests = render()
     names = sorted(f"{m['kind']}/{m['metadata']['name']}" for m in manifests)
