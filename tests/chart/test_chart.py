@@ -195,6 +195,16 @@ def test_bad_values_fail_with_a_clear_message(
     assert message in str(error.value)
 
 
+def test_a_bad_values_file_names_every_mistake(chart: Any) -> None:
+    values = yaml.safe_load((Path(__file__).parent / "values" / "bad-tenant.yaml").read_text())
+    with pytest.raises(helm_python.HelmValuesError) as error:
+        chart.validate_schema(values)
+    message = str(error.value)
+    assert "/tenants/0/tenant" in message and "does not match pattern" in message
+    assert "additional properties 'botToken' not allowed" in message
+    assert "additional properties 'sesions' not allowed" in message
+
+
 def test_bad_values_also_fail_a_render(render: Render) -> None:
     with pytest.raises(helm_python.HelmError, match="does not match pattern"):
         render({"tenants": [{"provider": "discord", "tenant": "Bad_Name"}]})
