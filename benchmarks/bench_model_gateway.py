@@ -258,6 +258,12 @@ async def load(report: Report, urls: dict[str, str], path: str) -> None:
                total_p50_ms=w["p50_ms"], total_p99_ms=w["p99_ms"])  # fmt: skip
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -272,7 +278,12 @@ async def main() -> None:
             await latency(report, urls)
             await throughput(report, urls)
             await load(report, urls, "direct")
+            pid = int(urls["gateway_pid"])
+            before, requests_before = cpu_s(pid), len(report.rows)
             await load(report, urls, "gateway")
+            served = report.rows[requests_before]["requests"]
+            report.add("gateway CPU per request under load",
+                       cpu_ms=round((cpu_s(pid) - before) * 1000 / max(1, served), 2))  # fmt: skip
             report.add("gateway RSS after load", rss_mib=rss_mib(int(urls["gateway_pid"])))
     report.emit()
 

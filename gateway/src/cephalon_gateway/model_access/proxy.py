@@ -11,15 +11,17 @@ since a retry would duplicate what it already showed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
 import httpx
 import structlog
+from prometheus_client import Gauge
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -41,7 +43,7 @@ from .redaction import Redactor
 from .retrying import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from .settings import GatewaySettings
 from .sse import SseSplitter, encode, event_fields, usage_of
-from .upstreams import PassThrough, StreamTranslator, Upstream
+from .upstreams import StreamTranslator, Upstream
 from .usage import Usage, UsageLedger
 
 JsonObject = dict[str, Any]
@@ -75,7 +77,7 @@ class ChatProxy:
         *,
         settings: GatewaySettings,
         upstream: Upstream,
-        http: httpx.AsyncClient,
+        clients: Sequence[httpx.AsyncClient],
         ledger: UsageLedger,
         limiter: ConcurrencyLimiter,
         breaker: CircuitBreaker,
@@ -86,7 +88,8 @@ class ChatProxy:
     ) -> None:
         self.settings = settings
         self.upstream = upstream
-        self._http = http
+        self._clients = clients
+        self._next_client = itertools.cycle(range(len(clients)))
         self.ledger = ledger
         self._limiter = limiter
         self.breaker = breaker
@@ -119,32 +122,20 @@ class ChatProxy:
         if stream:  # the gateway needs the counts even when the client does not
             body["stream_options"] = {**(options if isinstance(options, dict) else {}),
                                       "include_usage": True}  # fmt: skip
-        slot = await self._limiter.acquire()
-        self.metrics.in_flight.labels(self.tenant).inc()
-        released = False
-
-        async def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self.metrics.in_flight.labels(self.tenant).dec()
-                await slot.release()
-
+        hold = _Hold(await self._limiter.acquire(), self.metrics.in_flight.labels(self.tenant))
         try:
-            if not stream:
-                return await self._complete_whole(ctx, body, model)
-            translator = self.upstream.stream_translator(model)
-            opened = await self._with_retries(ctx, body, lambda r: self._open(r, translator))
+            if stream:
+                translator = self.upstream.stream_translator(model)
+                opened = await self._with_retries(ctx, body, lambda r: self._open(r, translator))
+            else:
+                whole = await self._complete_whole(ctx, body, model)
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await release()
+            await hold.release()
             raise
-        finally:
-            if not stream:
-                with anyio.CancelScope(shield=True):
-                    await release()
-        relay = StreamRelay(self, ctx, model, opened, slot=slot, wants_usage=wants_usage,
-                            request_bytes=ctx.request_bytes, release=release)  # fmt: skip
+        if not stream:
+            await hold.release()
+            return whole
+        relay = StreamRelay(self, ctx, model, opened, hold=hold, wants_usage=wants_usage)
         return RelayResponse(relay, headers={"x-cephalon-trace-id": ctx.trace_id})
 
     # --- upstream calls ---------------------------------------------------------------
@@ -177,7 +168,7 @@ class ChatProxy:
 
         data = await self._with_retries(ctx, body, read)
         try:
-            if isinstance(self.upstream.stream_translator(model), PassThrough):
+            if not self.upstream.translates:
                 completion = json.loads(data)
                 content = data
             else:
@@ -208,12 +199,13 @@ class ChatProxy:
         attempt = 0
         while True:
             self.breaker.before_call()
-            request = self.upstream.build_request(self._http, body)
+            client = self._clients[next(self._next_client)]
+            request = self.upstream.build_request(client, body)
             response: httpx.Response | None = None
             cause: BaseException | None = None
             retry_after: float | None = None
             try:
-                response = await self._http.send(request, stream=True)
+                response = await client.send(request, stream=True)
                 if response.status_code < 400:
                     result = await consume(response)
                     self.breaker.record_success()
@@ -316,6 +308,25 @@ def _usage(raw: object) -> Usage | None:
         return None
 
 
+class _Hold:
+    """A request's concurrency slot and its in-flight gauge, released exactly once
+    (shielded: a cancelled request still frees its slot)."""
+
+    def __init__(self, slot: Slot, gauge: Gauge) -> None:
+        self.slot = slot
+        self._gauge = gauge
+        self._released = False
+        gauge.inc()
+
+    async def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        self._gauge.dec()
+        with anyio.CancelScope(shield=True):
+            await self.slot.release()
+
+
 class StreamRelay:
     """Sends a provider's stream on event by event and settles the books at the end."""
 
@@ -326,19 +337,15 @@ class StreamRelay:
         model: str,
         opened: _Opened,
         *,
-        slot: Slot,
+        hold: _Hold,
         wants_usage: bool,
-        request_bytes: int,
-        release: Callable[[], Awaitable[None]],
     ) -> None:
         self._proxy = proxy
         self._ctx = ctx
         self._model = model
         self._opened = opened
-        self._slot = slot
+        self._hold = hold
         self._wants_usage = wants_usage
-        self._request_bytes = request_bytes
-        self._release = release
         self.usage: Usage | None = None
         self.events = 0
         self.outcome = "client_disconnected"
@@ -366,7 +373,7 @@ class StreamRelay:
                         metrics.ttfb.labels(tenant, self._model).observe(elapsed)
                     self.events += len(out)
                     yield b"".join(out)
-                await self._slot.renew_if_due()
+                await self._hold.slot.renew_if_due()
                 try:
                     batch = await anext(self._opened.events)
                 except StopAsyncIteration:
@@ -400,8 +407,8 @@ class StreamRelay:
             await self._opened.events.aclose()
             await self._opened.response.aclose()
         finally:
-            await self._release()
-        usage = self.usage or Usage(self._request_bytes // 4, self.events)
+            await self._hold.release()
+        usage = self.usage or Usage(self._ctx.request_bytes // 4, self.events)
         await self._proxy.account(self._ctx, self._model, usage, outcome=self.outcome)
         self._proxy.metrics.duration.labels(self._proxy.tenant, self._model).observe(
             time.monotonic() - self._ctx.started

@@ -58,6 +58,8 @@ class ModelSettings(BaseModel):
     """Longest silence from the upstream, before or between streamed chunks."""
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_connections: int = Field(default=200, ge=1)
+    client_shards: int = Field(default=8, ge=1, le=64)
+    """Upstream connection pools the connections are split over (round robin)."""
 
     @field_validator("allowed", mode="before")
     @classmethod

@@ -51,6 +51,8 @@ class PassThrough:
 
 class Upstream(Protocol):
     name: str
+    translates: bool
+    """Whether answers are rewritten (else they pass through byte for byte)."""
 
     def build_request(self, client: httpx.AsyncClient, body: JsonObject) -> httpx.Request: ...
 
@@ -76,6 +78,8 @@ def openai_error_message(data: bytes) -> tuple[str, str]:
 
 
 class OpenAIUpstream:
+    translates = False
+
     def __init__(self, base_url: str, key: SecretStr | None) -> None:
         self.name = base_url
         self._url = f"{base_url}/chat/completions"
@@ -129,6 +133,8 @@ class AzureUpstream(OpenAIUpstream):
 
 
 class AnthropicUpstream:
+    translates = True
+
     def __init__(
         self, base_url: str, key: SecretStr | None, *, version: str, default_max_tokens: int
     ) -> None:
