@@ -172,3 +172,38 @@ async def test_many_concurrent_interactions_are_all_delivered(emu: DiscordEmulat
     done = await asyncio.gather(*(emu.click_button(message, "cephalon:start", u) for u in users))
     assert all(i.acknowledged for i in done) and len(receiver.received) == 100
     assert len({i.id for i in done}) == 100
+
+
+async def test_user_edits_and_deletes_reach_the_bot_and_reasons_are_recorded(
+    emu: DiscordEmulator, connect_bot
+):
+    guild = emu.create_guild("duck")
+    alice = emu.create_member(guild.id, "alice")
+    lobby = emu.create_channel(guild.id, "lobby")
+    bot = await connect_bot(emu)
+    edited: asyncio.Future[discord.RawMessageUpdateEvent] = (
+        asyncio.get_running_loop().create_future()
+    )
+    deleted: asyncio.Future[discord.RawMessageDeleteEvent] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    @bot.event
+    async def on_raw_message_edit(event: discord.RawMessageUpdateEvent) -> None:
+        edited.set_result(event)
+
+    @bot.event
+    async def on_raw_message_delete(event: discord.RawMessageDeleteEvent) -> None:
+        deleted.set_result(event)
+
+    m = emu.post_message(lobby.id, alice, "typo")
+    emu.edit_message(m, alice, "fixed")
+    assert (await asyncio.wait_for(edited, 5)).data["content"] == "fixed"
+    emu.delete_message(m, alice)
+    assert (await asyncio.wait_for(deleted, 5)).message_id == m.id
+    g = bot.get_guild(guild.id)
+    assert g is not None
+    await g.create_text_channel("ada-1f2e", reason="Start Chat by ada (session s-1)")
+    assert emu.requests_for("create_guild_channel")[0].audit_log_reason == (
+        "Start Chat by ada (session s-1)"
+    )

@@ -145,3 +145,41 @@ def test_global_limit_is_a_sliding_second():
     assert not blocked.allowed and blocked.is_global
     assert blocked.retry_after == pytest.approx(0.1)
     assert limiter.take_global(now=1.0).allowed
+
+
+def test_embed_urls_colors_and_buttons():
+    err = errors_of(
+        {
+            "embeds": [
+                {
+                    "title": "x",
+                    "url": "ftp://x",
+                    "color": 1 << 24,
+                    "image": {"url": "attachment://plan.png"},
+                    "author": {"name": "a", "icon_url": "javascript:1"},
+                }
+            ]
+        }
+    )
+    tree = err.errors["embeds"]["0"]  # type: ignore[index]
+    assert set(tree) == {"url", "color", "author"}
+    assert tree["url"]["_errors"][0]["code"] == "URL_TYPE_INVALID_SCHEME"
+    assert set(tree["author"]) == {"icon_url"}
+    link_without_url = {"type": 1, "components": [{"type": 2, "style": 5, "label": "Docs"}]}
+    assert errors_of({"components": [link_without_url]}).errors == {
+        "components": {
+            "0": {
+                "components": {
+                    "0": {
+                        "url": {
+                            "_errors": [
+                                {"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}
+                            ]
+                        }
+                    }
+                }
+            }
+        }
+    }
+    no_id = {"type": 1, "components": [{"type": 2, "style": 1, "label": "Go"}]}
+    assert "custom_id" in str(errors_of({"components": [no_id]}).errors)

@@ -25,6 +25,8 @@ class RecordedRequest:
     rate_limit_scope: str | None = None
     """Set on 429s: ``user``, ``global``, ``shared``, or ``cloudflare`` for a ban."""
     bucket: str | None = None
+    audit_log_reason: str | None = None
+    """``X-Audit-Log-Reason``, URL-decoded, as Discord shows it in the audit log."""
     started_at: float = field(default_factory=time.time)
     duration: float = 0.0
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
@@ -358,6 +359,8 @@ class RestApi:
             )
         rec.body = body
         rec.files = len(uploads)
+        reason = request.headers.get("X-Audit-Log-Reason")
+        rec.audit_log_reason = unquote(reason) if reason else None
         if route.auth and request.headers.get("Authorization") != f"Bot {self._bot_token()}":
             err = unauthorized()
             rec.error_code = err.code

@@ -315,6 +315,18 @@ class DiscordEmulator:
         m, _ = self.world.create_message(channel_id, uid, body, uploads)
         return m
 
+    def edit_message(self, message: Message | int, user: User | int, content: str) -> Message:
+        """A user edits their own message (MESSAGE_UPDATE to the bot)."""
+        m = message if isinstance(message, Message) else self._message(message)
+        uid = user.id if isinstance(user, User) else user
+        return self.world.edit_message(m.channel_id, m.id, uid, {"content": content})
+
+    def delete_message(self, message: Message | int, user: User | int) -> None:
+        """A user deletes a message (their own, or any with MANAGE_MESSAGES)."""
+        m = message if isinstance(message, Message) else self._message(message)
+        uid = user.id if isinstance(user, User) else user
+        self.world.delete_message(m.channel_id, m.id, uid)
+
     def react(
         self, message: Message | int, emoji: str, user: User | int, *, add: bool = True
     ) -> None:

@@ -32,9 +32,50 @@ def _text_len(value: Any) -> int:
     return len(value) if isinstance(value, str) else 0
 
 
+_URL_SCHEMES = ("http://", "https://", "attachment://")
+
+
+def _url_error(value: Any) -> FormErrors | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(_URL_SCHEMES):
+        scheme = value.split(":", 1)[0] if isinstance(value, str) and ":" in value else ""
+        return field_error(
+            "URL_TYPE_INVALID_SCHEME",
+            f"Scheme \"{scheme}\" is not supported. Scheme must be one of ('http', 'https').",
+        )
+    return None
+
+
+def _embed_url_errors(embed: Mapping[str, Any]) -> FormErrors:
+    errors: FormErrors = {}
+    if (e := _url_error(embed.get("url"))) is not None:
+        errors["url"] = e
+    for part, keys in (
+        ("image", ("url",)),
+        ("thumbnail", ("url",)),
+        ("author", ("url", "icon_url")),
+        ("footer", ("icon_url",)),
+    ):
+        sub = embed.get(part)
+        if not isinstance(sub, Mapping):
+            continue
+        for key in keys:
+            if (e := _url_error(sub.get(key))) is not None:
+                errors.setdefault(part, {})[key] = e
+    color = embed.get("color")
+    if color is not None and (
+        isinstance(color, bool) or not isinstance(color, int) or not 0 <= color <= 0xFFFFFF
+    ):
+        errors["color"] = field_error(
+            "NUMBER_TYPE_MAX", "int value should be less than or equal to 16777215."
+        )
+    return errors
+
+
 def embed_errors(embed: Mapping[str, Any], limits: DiscordLimits) -> tuple[FormErrors, int]:
     """Errors of one embed and the characters it counts toward the 6000 total."""
-    errors: FormErrors = {}
+    errors: FormErrors = _embed_url_errors(embed)
     total = 0
     title = _text_len(embed.get("title"))
     description = _text_len(embed.get("description"))
@@ -109,6 +150,12 @@ def components_errors(components: Sequence[Any], limits: DiscordLimits) -> FormE
                         "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"
                     )
                 seen.add(custom_id)
+            if isinstance(comp, Mapping) and comp.get("type") == 2:
+                if comp.get("style") == 5:
+                    if not comp.get("url"):
+                        one["url"] = required()
+                elif comp.get("style") != 6 and not custom_id:
+                    one["custom_id"] = required()
             label = comp.get("label") if isinstance(comp, Mapping) else None
             if _text_len(label) > limits.button_label_max:
                 one["label"] = too_long(limits.button_label_max)
