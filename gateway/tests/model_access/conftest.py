@@ -106,6 +106,10 @@ class Gateway:
             body["stream_options"] = {"include_usage": True}
         return body | extra
 
+    async def in_flight(self) -> int:
+        """Concurrency slots held now (0 once every request has settled)."""
+        return int(await self.admin.zcard(f"{ROOT}.p.{PROVIDER}.t.{TENANT}.model.inflight"))
+
     async def usage(self, session_id: str) -> dict[str, int]:
         raw = await self.admin.hgetall(f"{ROOT}.p.{PROVIDER}.t.{TENANT}.usage.session.{session_id}")
         return {k: int(v) for k, v in raw.items()}

@@ -54,6 +54,7 @@ async def test_429_asking_for_a_long_wait_is_passed_to_the_client(
     assert response.headers["retry-after"] == "60"
     assert response.json()["error"]["code"] == "RATE_LIMIT_MODEL"
     assert len(model_server.chat_requests) == 1
+    assert await gateway.in_flight() == 0  # a refused request frees its slot
 
 
 async def test_rate_limit_after_the_first_byte_is_surfaced_not_retried(
@@ -96,6 +97,7 @@ async def test_stream_that_breaks_after_the_first_byte_ends_with_an_error_event(
     assert text_of(response.content) == "abcd"
     assert json.loads(events[-1])["error"]["code"] == "PROVIDER_UNAVAILABLE"
     assert len(model_server.chat_requests) == 1
+    assert await gateway.in_flight() == 0
     usage = await gateway.usage("s-1")  # estimated, so a broken stream still counts
     assert usage["requests"] == 1 and usage["output_tokens"] > 0
 
@@ -125,6 +127,7 @@ async def test_5xx_after_all_attempts_is_a_provider_error(
     assert response.json()["error"]["code"] == "PROVIDER_UNAVAILABLE"
     assert response.json()["cephalon"]["retryable"] is True
     assert len(model_server.chat_requests) == 3
+    assert await gateway.in_flight() == 0
 
 
 async def test_slow_first_byte_times_out_and_is_retried(
