@@ -1,0 +1,121 @@
+"""A workspace MCP server with a git-like ``publish`` tool meant to be ``restricted``.
+
+Tools:
+
+- ``list_files`` (safe): the files under the workspace root, sorted, at most 200;
+- ``read_file`` (safe): one file's text, at most 64 KiB;
+- ``note`` (elevated): append a line to ``NOTES.md`` in the workspace;
+- ``publish`` (restricted): pretend to push the workspace to a branch — it records the
+  call in ``.published`` so a test can tell whether it really ran;
+- ``sleep`` (safe): wait ``seconds`` and answer, to exercise per-tool timeouts.
+
+Run it as a process::
+
+    python -m cephalon_devkit.mcp_servers.workspace --port 0 --root DIR --ready-file F
+
+``--port 0`` picks a free port; the chosen URL is written to ``--ready-file`` once the
+server listens, so a test or the local pod executor knows where to connect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+from pathlib import Path
+
+from mcp.server.mcpserver import MCPServer
+
+MAX_READ_BYTES = 64 * 1024
+MAX_FILES = 200
+
+
+def build_server(root: Path) -> MCPServer:
+    """The server object with its tools bound to ``root``."""
+    server = MCPServer(
+        "cephalon-workspace", instructions="Files of the session workspace.", log_level="WARNING"
+    )
+    root = root.resolve()
+
+    def inside(relative: str) -> Path:
+        path = (root / relative).resolve()
+        if path != root and not path.is_relative_to(root):
+            raise ValueError(f"{relative!r} is outside the workspace")
+        return path
+
+    @server.tool(description="List the files of the workspace (relative paths, sorted).")
+    def list_files() -> str:
+        files = sorted(
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and ".git" not in p.parts
+        )
+        return "\n".join(files[:MAX_FILES])
+
+    @server.tool(description="Read one text file of the workspace.")
+    def read_file(path: str) -> str:
+        with inside(path).open("rb") as handle:
+            return handle.read(MAX_READ_BYTES).decode("utf-8", errors="replace")
+
+    @server.tool(description="Append a line to NOTES.md in the workspace.")
+    def note(text: str) -> str:
+        with inside("NOTES.md").open("a", encoding="utf-8") as handle:
+            handle.write(text.rstrip("\n") + "\n")
+        return "noted"
+
+    @server.tool(description="Publish the workspace to a remote branch.")
+    def publish(branch: str) -> str:
+        with inside(".published").open("a", encoding="utf-8") as handle:
+            handle.write(branch + "\n")
+        return f"published to {branch}"
+
+    @server.tool(description="Wait a number of seconds, then answer.")
+    async def sleep(seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return f"slept {seconds}"
+
+    return server
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+async def serve(root: Path, host: str, port: int, path: str, ready_file: Path | None) -> None:
+    """Serve until cancelled; write the URL to ``ready_file`` once listening."""
+    import uvicorn
+
+    server = build_server(root)
+    port = port or _free_port(host)
+    app = server.streamable_http_app(streamable_http_path=path)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    http = uvicorn.Server(config)
+    task = asyncio.create_task(http.serve())
+    while not http.started:
+        if task.done():
+            await task
+            return
+        await asyncio.sleep(0.02)
+    if ready_file is not None:
+        temporary = ready_file.with_suffix(".tmp")
+        temporary.write_text(f"http://{host}:{port}{path}")
+        temporary.replace(ready_file)
+    await task
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default=os.environ.get("MCP_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MCP_PORT", "0")))
+    parser.add_argument("--path", default=os.environ.get("MCP_PATH", "/mcp"))
+    parser.add_argument("--root", type=Path, default=Path(os.environ.get("MCP_WORKSPACE", ".")))
+    parser.add_argument("--ready-file", type=Path, default=None)
+    args = parser.parse_args(argv)
+    asyncio.run(serve(args.root, args.host, args.port, args.path, args.ready_file))
+
+
+if __name__ == "__main__":
+    main()

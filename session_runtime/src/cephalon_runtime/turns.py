@@ -1,0 +1,527 @@
+"""The turn loop: one session's turns, in order, each finished exactly once.
+
+- Turns are read from ``…session.<sid>.turns`` with a consumer group. A turn is
+  acknowledged only in the same MULTI/EXEC that writes its ``final`` (or ``error``)
+  event and its done-marker (keyed by the envelope's idempotency key): after a crash
+  the turn is delivered again and run again, and a re-delivered turn that had finished
+  is acknowledged without running.
+- ``…session.<sid>.control`` carries ``session.cancel`` (the running turn is aborted
+  and ends with ``final``/``cancelled``), ``session.turn`` with ``mode=immediate``
+  (steering: the running model call is aborted and the new text sent in the same turn,
+  or queued as a turn when nothing runs) and ``approval_decision``.
+- Text commands (``/model <name>``, ``/mcp``, ``/policy reload``) are answered by the
+  runtime itself, without the model.
+- Budgets stop a turn cleanly: the engine is aborted and the turn ends with an
+  ``error`` event carrying ``TIMEOUT_TURN`` or ``PROVIDER_BUDGET_EXCEEDED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+
+from cephalon_contracts.envelope import Envelope, PayloadModel, new_trace_id
+from cephalon_contracts.errors import ErrorCode, ErrorEnvelope
+from cephalon_contracts.events import (
+    ApprovalDecision,
+    ApprovalRequest,
+    ErrorEvent,
+    Final,
+    FinalStatus,
+    ResponseDelta,
+    RiskLevel,
+    ToolCall,
+)
+from cephalon_contracts.heartbeat import TurnProgress
+from cephalon_contracts.keys import session_key_prefix
+from cephalon_contracts.social import Cancel, TurnMode, TurnRequest
+from cephalon_contracts.urns import to_urn
+
+from .approvals import ApprovalBroker, GateDecision, ToolGate
+from .attachments import fetch_attachments
+from .budgets import SessionUsage, TurnBudget, session_exhausted
+from .bus import Delivery, SessionBus
+from .engine.base import EngineEvent, EngineSession
+from .errors import (
+    McpError,
+    ModelError,
+    ModelNotAllowedError,
+    RuntimeFailure,
+    TurnTimeoutError,
+)
+from .events import EventMapper
+from .heartbeat import HeartbeatWriter, SessionState
+from .mcp_servers import McpSupervisor
+from .metrics import RuntimeMetrics
+from .policy import PolicyManager
+from .settings import RuntimeSettings
+
+log = structlog.get_logger("cephalon_runtime.turns")
+
+#: After an abort, how long to wait for the engine to report idle before giving up on it.
+ABORT_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class CancelSignal:
+    reason: str
+
+
+@dataclass(frozen=True)
+class SteerSignal:
+    text: str
+
+
+@dataclass(frozen=True)
+class StopSignal:
+    error: RuntimeFailure
+
+
+Signal = EngineEvent | CancelSignal | SteerSignal | StopSignal
+
+
+@dataclass
+class Turn:
+    """A running turn: its identity, its queue of engine events and control signals."""
+
+    turn_id: str
+    trace_id: str
+    budget: TurnBudget
+    mapper: EventMapper
+    queue: asyncio.Queue[Signal] = field(default_factory=asyncio.Queue)
+    started: float = field(default_factory=time.monotonic)
+    first_delta_at: float | None = None
+
+    def signal(self, item: Signal) -> None:
+        self.queue.put_nowait(item)
+
+
+class TurnLoop:
+    def __init__(
+        self,
+        *,
+        settings: RuntimeSettings,
+        bus: SessionBus,
+        blobs: aioredis.Redis,
+        engine: EngineSession,
+        policy: PolicyManager,
+        mcp: McpSupervisor,
+        broker: ApprovalBroker,
+        state: SessionState,
+        heartbeat: HeartbeatWriter,
+        metrics: RuntimeMetrics,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.blobs = blobs
+        self.engine = engine
+        self.policy = policy
+        self.mcp = mcp
+        self.broker = broker
+        self.state = state
+        self.heartbeat = heartbeat
+        self.metrics = metrics
+        self.session_usage = SessionUsage()
+        self.model = settings.model.default
+        self.current: Turn | None = None
+        self.gate: ToolGate | None = None
+        self.policy_notice = False
+        self.consuming = False
+        s = settings.session
+        self.system_urn = to_urn(s.provider, s.tenant, "session", s.id)
+
+    # ------------------------------------------------------------------ consuming
+
+    async def run(self) -> None:
+        """Drain this consumer's unacknowledged turns, then consume new ones forever."""
+        await self.bus.ensure_group()
+        for delivery in await self.bus.pending_turns():
+            await self.handle(delivery)
+        self.consuming = True
+        while True:
+            fresh = await self.bus.next_turn(block_ms=1000)
+            if fresh is not None:
+                await self.handle(fresh)
+
+    async def run_control(self) -> None:
+        await self.bus.start_control()
+        while True:
+            for delivery in await self.bus.next_control(block_ms=1000):
+                await self.on_control(delivery)
+
+    async def handle(self, delivery: Delivery) -> None:
+        message = delivery.message
+        if message is None or not isinstance(message.payload, TurnRequest):
+            problem = delivery.problem or f"not a turn: {message.type if message else '?'}"
+            log.warning("turn_rejected", entry=delivery.entry_id, problem=problem)
+            await self.publish_session_error(ErrorCode.INTERNAL_CONTRACT_VIOLATION, problem)
+            await self.bus.ack(delivery.entry_id)
+            return
+        if await self.bus.is_done(message.idempotency_key):
+            log.info("turn_already_finished", entry=delivery.entry_id)
+            await self.bus.ack(delivery.entry_id)
+            return
+        turn_id = message.turn_id or message.id
+        structlog.contextvars.bind_contextvars(
+            trace_id=message.trace_id, session_id=self.settings.session.id, turn_id=turn_id
+        )
+        started = time.monotonic()
+        self.state.busy = True
+        self.metrics.busy.set(1)
+        self.state.touch()
+        self.state.progress = TurnProgress(
+            turn=self.state.turns + 1, step="started", message=message.payload.text[:100]
+        )
+        self.heartbeat.poke()
+        try:
+            terminal = await self.run_turn(message, message.payload, turn_id)
+        except RuntimeFailure as e:
+            terminal = ErrorEvent(error=e.to_envelope(message.trace_id))
+        except Exception as e:  # a bug: still finish the turn, never leave it hanging
+            log.exception("turn_crashed")
+            terminal = ErrorEvent(
+                error=ErrorEnvelope(
+                    error_code=ErrorCode.INTERNAL_ERROR,
+                    message=f"the runtime failed: {type(e).__name__}",
+                    trace_id=message.trace_id,
+                    retryable=False,
+                )
+            )
+        outcome = terminal.status.value if isinstance(terminal, Final) else "error"
+        await self.bus.finish(
+            self.bus.wrap(terminal, trace_id=message.trace_id, turn_id=turn_id),
+            delivery.entry_id,
+            message.idempotency_key,
+        )
+        self.metrics.events.labels(terminal.type).inc()
+        self.metrics.turns.labels(outcome).inc()
+        self.metrics.turn_seconds.observe(time.monotonic() - started)
+        log.info("turn_finished", outcome=outcome, ms=int((time.monotonic() - started) * 1000))
+        self.state.busy = False
+        self.metrics.busy.set(0)
+        self.state.turns += 1
+        self.state.usage = self.session_usage.as_usage()
+        self.state.progress = TurnProgress(turn=self.state.turns, step=outcome)
+        self.state.touch()
+        self.heartbeat.poke()
+        structlog.contextvars.unbind_contextvars("trace_id", "turn_id")
+
+    # ------------------------------------------------------------------ control
+
+    async def on_control(self, delivery: Delivery) -> None:
+        message = delivery.message
+        if message is None:
+            log.warning("control_rejected", entry=delivery.entry_id, problem=delivery.problem)
+            return
+        payload = message.payload
+        turn = self.current
+        if isinstance(payload, Cancel):
+            if turn is not None and message.turn_id in (None, turn.turn_id):
+                log.info("turn_cancel_requested", by=payload.requested_by)
+                turn.signal(CancelSignal(payload.reason))
+        elif isinstance(payload, ApprovalDecision):
+            matched = self.broker.decide(payload)
+            if matched:
+                await self.bus.publish(
+                    self.bus.wrap(
+                        payload,
+                        trace_id=turn.trace_id if turn else message.trace_id,
+                        turn_id=turn.turn_id if turn else message.turn_id,
+                    )
+                )
+        elif isinstance(payload, TurnRequest) and payload.mode is TurnMode.IMMEDIATE:
+            if turn is not None:
+                turn.signal(SteerSignal(payload.text))
+            else:
+                await self.bus.requeue(message)
+
+    # ------------------------------------------------------------------ one turn
+
+    async def publish(self, turn: Turn, payload: PayloadModel) -> None:
+        await self.bus.publish(self.bus.wrap(payload, trace_id=turn.trace_id, turn_id=turn.turn_id))
+        self.metrics.events.labels(payload.type).inc()
+
+    async def publish_session_error(
+        self, code: ErrorCode, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        """An ``error`` event about the session, not a turn (``turn_id`` is empty)."""
+        trace_id = new_trace_id()
+        error = ErrorEnvelope(
+            error_code=code,
+            message=message[:2000],
+            trace_id=trace_id,
+            retryable=False,
+            details={
+                k: v for k, v in (details or {}).items() if isinstance(v, str | int | float | bool)
+            },
+        )
+        await self.bus.publish(
+            self.bus.wrap(ErrorEvent(error=error), trace_id=trace_id, turn_id=None)
+        )
+
+    async def run_turn(
+        self, message: Envelope, request: TurnRequest, turn_id: str
+    ) -> Final | ErrorEvent:
+        trace_id = message.trace_id
+        text = request.text.strip()
+        if text.startswith("/"):
+            command = await self.command(text, trace_id)
+            if command is not None:
+                return command
+        if request.overrides.model and request.overrides.model != self.model:
+            await self.switch_model(request.overrides.model)
+        exhausted = session_exhausted(self.settings.budgets, self.session_usage)
+        if exhausted is not None:
+            raise exhausted
+        attachments = await fetch_attachments(
+            self.blobs,
+            list(request.attachments),
+            spec=self.settings.attachments,
+            key_prefix=session_key_prefix(
+                provider=self.settings.session.provider,
+                tenant=self.settings.session.tenant,
+                session_id=self.settings.session.id,
+                root=self.settings.topic_root,
+            ),
+            workspace=self.settings.workspace.path,
+            turn_id=turn_id,
+        )
+        budget = TurnBudget(self.settings.budgets, self.session_usage)
+        mapper = EventMapper(
+            risk_of=self.policy.risk_of,
+            server_of=lambda tool: (self.mcp.split_tool(tool) or (None, ""))[0],
+        )
+        turn = Turn(turn_id=turn_id, trace_id=trace_id, budget=budget, mapper=mapper)
+        self.gate = ToolGate(
+            risk_of=self.policy.risk_of,
+            broker=self.broker,
+            publish=lambda req: self._publish_approval(turn, req),
+            timeout_seconds=self.settings.approvals.timeout_seconds,
+            charge_tool_call=budget.charge_tool_call,
+            mcp_gate=self._mcp_gate,
+        )
+        prompt = request.text
+        if self.policy_notice:
+            prompt = (
+                "The session policy was reloaded; these instructions replace the earlier"
+                f" policy:\n\n{self.policy.system_message()}\n\n---\n\n{prompt}"
+            )
+            self.policy_notice = False
+        self.current = turn
+        unsubscribe = self.engine.subscribe(turn.signal)
+        try:
+            await self.engine.send(prompt, attachments)
+            return await self._drive(turn)
+        finally:
+            unsubscribe()
+            self.current = None
+            self.gate = None
+            self.broker.deny_all(self.system_urn, "the turn ended")
+
+    async def _drive(self, turn: Turn) -> Final | ErrorEvent:
+        cancelled = False
+        stop: RuntimeFailure | None = None
+        steer: list[str] = []
+        aborted_at: float | None = None
+        budget, mapper = turn.budget, turn.mapper
+        while True:
+            if aborted_at is not None:
+                timeout = aborted_at + ABORT_GRACE_SECONDS - time.monotonic()
+            else:
+                timeout = budget.remaining_seconds()
+            try:
+                async with asyncio.timeout(max(timeout, 0)):
+                    item = await turn.queue.get()
+            except TimeoutError:
+                if aborted_at is not None:
+                    log.warning("engine_did_not_go_idle_after_abort")
+                    break
+                item = StopSignal(
+                    TurnTimeoutError(
+                        "turn_seconds", budget.limits.turn_seconds, budget.limits.turn_seconds
+                    )
+                )
+            if isinstance(item, CancelSignal | StopSignal | SteerSignal):
+                if isinstance(item, CancelSignal):
+                    cancelled = True
+                    self.broker.deny_all(self.system_urn, "the turn was cancelled")
+                elif isinstance(item, StopSignal):
+                    stop = stop or item.error
+                    self.broker.deny_all(self.system_urn, "the turn was stopped")
+                else:
+                    steer.append(item.text)
+                if aborted_at is None:
+                    aborted_at = time.monotonic()
+                    await self.engine.abort()
+                continue
+            for payload in mapper.map(item.kind, item.data):
+                await self._emit(turn, payload)
+            if mapper.usage != (0, 0):
+                budget.add_usage(*mapper.usage)
+                self.metrics.tokens.labels("input").inc(mapper.usage[0])
+                self.metrics.tokens.labels("output").inc(mapper.usage[1])
+                self.state.usage = self.session_usage.as_usage()
+            if mapper.finished_tool is not None:
+                tool, ok, error = mapper.finished_tool
+                split = self.mcp.split_tool(tool)
+                if split is not None and tool not in mapper.refusals.values():
+                    self.mcp.record(split[0], ok, error)
+            if stop is None and (over := budget.exceeded()) is not None:
+                turn.signal(StopSignal(over))
+            if not mapper.idle:
+                continue
+            if steer and not cancelled and stop is None:
+                text = "\n\n".join(steer)
+                steer.clear()
+                mapper.idle = mapper.aborted = False
+                aborted_at = None
+                await self.engine.send(text, [])
+                continue
+            break
+        usage = budget.usage
+        duration = int((time.monotonic() - turn.started) * 1000)
+        if stop is not None:
+            return ErrorEvent(error=stop.to_envelope(turn.trace_id))
+        if cancelled:
+            return Final(
+                status=FinalStatus.CANCELLED, text=mapper.text, usage=usage, duration_ms=duration
+            )
+        if mapper.failure is not None:
+            failure = mapper.failure
+            code = (
+                ErrorCode.RATE_LIMIT_MODEL
+                if failure.status_code == 429
+                else ErrorCode.PROVIDER_UNAVAILABLE
+            )
+            raise ModelError(
+                f"the model failed ({failure.error_type}): {failure.message}",
+                code=code,
+                details={"error_type": failure.error_type, "status_code": failure.status_code},
+            )
+        return Final(
+            status=FinalStatus.COMPLETED, text=mapper.text, usage=usage, duration_ms=duration
+        )
+
+    async def _emit(self, turn: Turn, payload: PayloadModel) -> None:
+        await self.publish(turn, payload)
+        if isinstance(payload, ResponseDelta):
+            if turn.first_delta_at is None:
+                turn.first_delta_at = time.monotonic()
+                self.metrics.first_delta_seconds.observe(turn.first_delta_at - turn.started)
+                self._progress(turn, "responding", "")
+        elif isinstance(payload, ToolCall):
+            self._progress(turn, "tool", payload.tool)
+
+    def _progress(self, turn: Turn, step: str, message: str) -> None:
+        self.state.progress = TurnProgress(
+            turn=self.state.turns + 1, step=step, message=message[:500]
+        )
+        self.state.touch()
+        self.heartbeat.poke()
+
+    async def _publish_approval(self, turn: Turn, request: ApprovalRequest) -> None:
+        self._progress(turn, "awaiting_approval", request.tool)
+        await self.publish(turn, request)
+
+    def _mcp_gate(self, tool: str) -> McpError | None:
+        split = self.mcp.split_tool(tool)
+        return None if split is None else self.mcp.gate(*split)
+
+    async def decide(self, tool: str, arguments: Any, call_id: str) -> GateDecision:
+        """The engine's gate: refuse everything outside a turn, else ask the turn's gate."""
+        gate, turn = self.gate, self.current
+        if gate is None or turn is None:
+            return GateDecision(False, RiskLevel.RESTRICTED, "no turn is running")
+        decision = await gate.decide(tool, arguments, call_id)
+        self.metrics.tool_calls.labels(
+            decision.risk.value, "allow" if decision.allow else "deny"
+        ).inc()
+        if not decision.allow:
+            code = decision.error.code.value if decision.error else "POLICY_DENIED"
+            turn.mapper.refusals[call_id] = f"{code}: {decision.reason}"
+            log.info("tool_refused", tool=tool, call_id=call_id, reason=decision.reason)
+            if decision.stop_turn and decision.error is not None:
+                turn.signal(StopSignal(decision.error))
+        return decision
+
+    # ------------------------------------------------------------------ commands
+
+    async def switch_model(self, model: str) -> None:
+        allowed = self.settings.model.allowed
+        if model not in allowed:
+            raise ModelNotAllowedError(model, allowed)
+        await self.engine.set_model(model)
+        self.model = model
+        log.info("model_switched", model=model)
+
+    async def command(self, text: str, trace_id: str) -> Final | ErrorEvent | None:
+        name, _, argument = text.partition(" ")
+        argument = argument.strip()
+        if name == "/model":
+            if not argument:
+                allowed = ", ".join(self.settings.model.allowed)
+                return Final(
+                    status=FinalStatus.COMPLETED, text=f"Model: {self.model} (allowed: {allowed})"
+                )
+            await self.switch_model(argument)
+            return Final(
+                status=FinalStatus.COMPLETED,
+                text=f"Model switched to {argument} from the next turn.",
+            )
+        if name == "/mcp":
+            await self.mcp.probe_all()
+            self.state.mcp = self.mcp.health()
+            return Final(status=FinalStatus.COMPLETED, text=self.mcp_listing())
+        if name == "/policy" and argument == "reload":
+            return await self.reload_policy(trace_id)
+        return None
+
+    def mcp_listing(self) -> str:
+        reports = self.mcp.reports()
+        if not reports:
+            return "No MCP servers in this session."
+        lines = []
+        for r in reports:
+            status = (
+                "healthy" if r.healthy and r.circuit == "closed" else f"unhealthy ({r.circuit})"
+            )
+            lines.append(f"- {r.name} {r.url}: {status}")
+            for tool in r.tools:
+                lines.append(
+                    f"  - {r.name}-{tool} [{self.policy.risk_of(f'{r.name}-{tool}').value}]"
+                )
+            if r.last_error:
+                lines.append(f"  last error: {r.last_error}")
+        return "\n".join(lines)
+
+    async def reload_policy(self, trace_id: str) -> Final | ErrorEvent:
+        result = self.policy.reload()
+        self.metrics.policy_reloads.labels("ok" if result.ok else "error").inc()
+        snapshot = self.policy.snapshot
+        self.state.policy_hash = snapshot.hash
+        self.heartbeat.poke()
+        if result.changed and result.ok:
+            self.policy_notice = True
+        if not result.ok:
+            first = result.errors[0]
+            envelope = first.to_envelope(trace_id)
+            listing = "; ".join(e.message for e in result.errors)
+            return ErrorEvent(
+                error=envelope.model_copy(
+                    update={
+                        "message": (
+                            f"policy not reloaded, still using {snapshot.hash[:19]}: {listing}"
+                        )[:2000],
+                        "details": {**envelope.details, "count": len(result.errors)},
+                    }
+                )
+            )
+        word = "changed" if result.changed else "unchanged"
+        return Final(
+            status=FinalStatus.COMPLETED, text=f"Policy reloaded ({word}): {snapshot.hash}"
+        )
