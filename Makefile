@@ -22,7 +22,7 @@ export PATH := $(VENV)/bin:$(CURDIR)/$(COPILOT_DIR)/node_modules/.bin:$(PATH)
 .PHONY: help setup system-deps lock crds crds-check docs docs-check lint test unit smoke bench demo kind-up e2e-kind kind-down clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
 	PYTHON=$(PYTHON) tools/bootstrap-uv.sh $(UV_VERSION)
