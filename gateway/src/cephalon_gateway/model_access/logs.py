@@ -9,8 +9,10 @@ redactor over third-party records (uvicorn, httpx).
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from datetime import UTC, datetime
 
 import structlog
 
@@ -40,11 +42,28 @@ def make_logger(redactor: Redactor, *, json_output: bool = True) -> structlog.st
     return logger
 
 
+class JsonLineFormatter(logging.Formatter):
+    """Our structlog lines are JSON already; third-party records become JSON too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.name == LOGGER_NAME:
+            return message
+        return json.dumps(
+            {
+                "event": message,
+                "logger": record.name,
+                "level": record.levelname.lower(),
+                "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            }
+        )
+
+
 def configure_process_logging(redactor: Redactor, level: str = "INFO") -> None:
     """One stderr handler for the whole process, redacting every record (``main`` only)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter(redactor))
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
