@@ -26,10 +26,11 @@ async def test_cli_serves_seeds_and_stops(tmp_path: Path):
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        for _ in range(200):
-            if info_file.exists() and info_file.stat().st_size:
+        for _ in range(600):
+            if info_file.exists() or proc.returncode is not None:
                 break
             await asyncio.sleep(0.05)
+        assert proc.returncode is None, "the emulator process exited early"
         info = json.loads(info_file.read_text())
         assert info_file.stat().st_mode & 0o777 == 0o600
         assert info["bot_token"].startswith("fake-") and len(info["public_key"]) == 64
@@ -51,7 +52,8 @@ async def test_cli_serves_seeds_and_stops(tmp_path: Path):
             async with s.get(info["api_base"] + "/gateway/bot", headers=headers) as r:
                 assert (await r.json())["url"] == info["gateway_url"]
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, stderr.decode()
 

@@ -195,3 +195,40 @@ async def test_cdn_links_are_signed_and_expire(make_discord_emulator):
         await asyncio.sleep(1.1)
         async with s.get(url) as r:
             assert r.status == 404
+
+
+async def test_missing_heartbeats_close_with_4009_and_discord_py_keeps_up(
+    make_discord_emulator, connect_bot
+):
+    import aiohttp
+
+    from .conftest import fast_limits
+
+    emu = await make_discord_emulator(limits=fast_limits(heartbeat_interval=0.2))
+    emu.create_guild("duck")
+    async with aiohttp.ClientSession() as s, s.ws_connect(emu.gateway_url) as ws:
+        assert (await ws.receive_json())["op"] == 10
+        assert [m async for m in ws] == []  # silent client: closed, no frames
+        assert ws.close_code == 4009
+    await connect_bot(emu)  # discord.py heartbeats every 0.2 s and stays connected
+    await asyncio.sleep(0.8)
+    assert len(emu.gateway.connected_sessions) == 1
+    assert emu.gateway.close_codes == [4009]
+
+
+async def test_malformed_bodies_are_400_not_500(emu: DiscordEmulator):
+    import aiohttp
+
+    guild = emu.create_guild("duck")
+    lobby = emu.create_channel(guild.id, "lobby")
+    headers = {"Authorization": f"Bot {emu.bot_token}"}
+    async with aiohttp.ClientSession(headers=headers) as s:
+        url = f"{emu.api_base}/channels/{lobby.id}/messages"
+        async with s.post(url, json=["not", "an", "object"]) as r:
+            assert (r.status, (await r.json())["code"]) == (400, 50035)
+        async with s.get(url + "?limit=lots") as r:
+            assert r.status == 400
+        async with s.post(
+            url, data=b"{not json", headers={"Content-Type": "application/json"}
+        ) as r:
+            assert (r.status, (await r.json())["code"]) == (400, 50109)

@@ -56,11 +56,14 @@ def seed(emu: DiscordEmulator, guild_name: str) -> dict[str, Any]:
 
 
 def write_info(path: Path, info: dict[str, Any]) -> None:
+    """Write atomically (a reader never sees half a file), readable only by the user."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2)
         f.write("\n")
+    os.replace(tmp, path)
 
 
 def run(args: argparse.Namespace) -> int:

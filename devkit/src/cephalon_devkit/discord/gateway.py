@@ -54,6 +54,7 @@ CLOSE_NOT_AUTHENTICATED = 4003
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_ALREADY_AUTHENTICATED = 4005
 CLOSE_RATE_LIMITED = 4008
+CLOSE_SESSION_TIMED_OUT = 4009
 CLOSE_INVALID_SHARD = 4010
 CLOSE_INVALID_INTENTS = 4013
 CLOSE_DISALLOWED_INTENTS = 4014
@@ -222,6 +223,8 @@ class Gateway:
         self._sockets.add(ws)
         session: GatewaySession | None = None
         writer: asyncio.Task[None] | None = None
+        beats = [time.monotonic()]
+        watchdog = asyncio.create_task(self._watch_heartbeats(ws, beats))
         try:
             await ws.send_str(
                 json.dumps(
@@ -252,6 +255,7 @@ class Gateway:
                     await self._close(ws, CLOSE_DECODE_ERROR, "Decode error")
                     break
                 if op == OP_HEARTBEAT:
+                    beats[0] = time.monotonic()
                     await ws.send_str(json.dumps({"op": OP_HEARTBEAT_ACK}))
                 elif op in (OP_IDENTIFY, OP_RESUME):
                     if session is not None:
@@ -279,6 +283,9 @@ class Gateway:
                     await self._close(ws, CLOSE_UNKNOWN_OPCODE, "Unknown opcode")
                     break
         finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
             self._sockets.discard(ws)
             if session is not None and session.queue is not None:
                 session.queue.put_nowait(None)
@@ -290,6 +297,17 @@ class Gateway:
                     await writer
             await self._notify()
         return ws
+
+    async def _watch_heartbeats(self, ws: web.WebSocketResponse, beats: list[float]) -> None:
+        """Close a connection whose client stopped heartbeating (a blocked event loop,
+        a zombie socket) with 4009, after ``heartbeat_timeout_factor`` intervals."""
+        allowed = self.limits.heartbeat_interval * self.limits.heartbeat_timeout_factor
+        while not ws.closed:
+            late = time.monotonic() - beats[0] - allowed
+            if late >= 0:
+                await self._close(ws, CLOSE_SESSION_TIMED_OUT, "Session timed out.")
+                return
+            await asyncio.sleep(min(-late, self.limits.heartbeat_interval) + 0.01)
 
     async def _close(self, ws: web.WebSocketResponse, code: int, reason: str) -> None:
         self.close_codes.append(code)

@@ -91,6 +91,9 @@ class DiscordLimits:
     """How long the emulator waits for the endpoint's HTTP answer to record it."""
     # --- gateway ---------------------------------------------------------------------
     heartbeat_interval: float = 41.25
+    heartbeat_timeout_factor: float = 2.0
+    """A socket with no heartbeat for this many intervals is closed with 4009 (a
+    short ``heartbeat_interval`` in tests catches a client whose event loop blocks)."""
     identify_max_concurrency: int = 1
     identify_window: float = 5.0
     """IDENTIFYs allowed per window (``max_concurrency``); more get op 9."""

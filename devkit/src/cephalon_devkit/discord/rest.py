@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+import structlog
 from aiohttp import BodyPartReader, web
 
 from cephalon_devkit.discord import permissions as perms
@@ -162,6 +163,7 @@ class RestApi:
         self._record = record
         self._recorded = recorded
         self.faults: list[Fault] = []
+        self._log = structlog.get_logger("cephalon_devkit.discord.rest")
         self._seq = 0
         self.routes: list[tuple[Route, Handler]] = self._routes()
 
@@ -394,6 +396,18 @@ class RestApi:
         except ApiError as e:
             rec.error_code = e.code
             return json_response(e.status, e.body(), verdict.headers)
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            # A body or query of the wrong shape: Discord answers 400, not 500.
+            self._log.info("discord_rest_bad_request", route=route.name, error=repr(e))
+            rec.error_code = 50035
+            body = {
+                "message": "Invalid Form Body",
+                "code": 50035,
+                "errors": {
+                    "_errors": [{"code": "BASE_TYPE_INVALID", "message": "Invalid request body."}]
+                },
+            }
+            return json_response(400, body, verdict.headers)
         except RateLimitExceeded as e:
             headers = dict(verdict.headers)
             headers.update(limited_headers(e.retry_after, "user", is_global=False))
