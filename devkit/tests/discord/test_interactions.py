@@ -195,3 +195,39 @@ async def test_redelivery_and_replay(emu: DiscordEmulator, world, make_receiver)
     assert (await emu.redeliver(i))[0] == 200  # Discord-style duplicate delivery
     assert receiver.received[0] == receiver.received[1] == receiver.received[2]
     assert i.response_type == 6  # answers to redeliveries are not applied
+
+
+async def test_command_options_resolve_and_permissions_apply(
+    emu: DiscordEmulator, world, make_receiver
+):
+    from cephalon_devkit.discord import DiscordEmulatorError, permissions
+
+    guild, alice, lobby = world
+    bob = emu.create_member(guild.id, "bob")
+    receiver = await make_receiver(emu, defer)
+    emu.world.bulk_overwrite_commands(
+        guild.id,
+        [
+            {
+                "name": "share",
+                "description": "Share the session",
+                "options": [{"name": "with", "description": "who", "type": 6, "required": True}],
+            },
+            {
+                "name": "admin",
+                "description": "Operators only",
+                "default_member_permissions": str(permissions.MANAGE_GUILD),
+            },
+        ],
+    )
+    await emu.run_command(lobby.id, alice, "share", {"with": bob})
+    data = receiver.received[-1]["data"]
+    assert data["options"] == [{"name": "with", "type": 6, "value": str(bob.id)}]
+    assert data["resolved"]["users"][str(bob.id)]["username"] == "bob"
+    assert set(data["resolved"]["members"][str(bob.id)]) >= {"roles", "permissions"}
+    with pytest.raises(DiscordEmulatorError, match="missing required"):
+        await emu.run_command(lobby.id, alice, "share")
+    with pytest.raises(DiscordEmulatorError, match="may not use"):
+        await emu.run_command(lobby.id, alice, "admin")
+    owner = emu.world.users[guild.owner_id]
+    assert (await emu.run_command(lobby.id, owner, "admin")).acknowledged

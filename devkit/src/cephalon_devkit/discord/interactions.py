@@ -104,10 +104,10 @@ class Interaction:
     original_message_id: int | None = None
     followup_ids: list[int] = field(default_factory=list)
     callback_attempts: list[tuple[float, int]] = field(default_factory=list)
+    """(seconds after creation, HTTP status) of every callback request."""
     sent_body: bytes = b""
     """The exact bytes delivered (and signed), for replay tests."""
     sent_headers: dict[str, str] = field(default_factory=dict)
-    """(seconds after creation, HTTP status) of every callback request."""
 
     @property
     def age(self) -> float:
@@ -260,7 +260,7 @@ class Interactions:
             return i
         if "type" not in i.http_body:
             return i
-        if i.age > self.limits.interaction_deadline:
+        if i.age > i.deadline:
             i.late_response = True
             return i
         try:
@@ -296,7 +296,7 @@ class Interactions:
         """Apply an initial response; returns the message it created or changed."""
         if i.acknowledged:
             raise ApiError(400, ALREADY_ACKNOWLEDGED, "Interaction has already been acknowledged.")
-        if i.age > self.limits.interaction_deadline:
+        if i.age > i.deadline:
             raise ApiError(404, UNKNOWN_INTERACTION, "Unknown interaction")
         kind = body.get("type")
         data = body.get("data") or {}

@@ -39,7 +39,12 @@ from cephalon_devkit.discord.interactions import (
     button_exists,
 )
 from cephalon_devkit.discord.limits import DiscordLimits
-from cephalon_devkit.discord.payloads import attachment_payload
+from cephalon_devkit.discord.payloads import (
+    attachment_payload,
+    member_payload,
+    role_payload,
+    user_payload,
+)
 from cephalon_devkit.discord.ratelimit import RateLimiter
 from cephalon_devkit.discord.recording import RecordedDispatch, RecordedRequest
 from cephalon_devkit.discord.rest import Fault, RestApi
@@ -47,6 +52,7 @@ from cephalon_devkit.discord.state import (
     GUILD_CATEGORY,
     GUILD_TEXT,
     Channel,
+    Command,
     Dispatch,
     Guild,
     Message,
@@ -60,17 +66,6 @@ from cephalon_devkit.discord.types import JsonObject
 
 FileSpec = tuple[str, bytes] | tuple[str, bytes, str | None]
 """``(filename, data)`` or ``(filename, data, content_type)``."""
-
-OPTION_TYPES = {
-    "string": 3,
-    "integer": 4,
-    "boolean": 5,
-    "user": 6,
-    "channel": 7,
-    "role": 8,
-    "number": 10,
-    "attachment": 11,
-}
 
 
 def new_bot_token() -> str:
@@ -394,35 +389,83 @@ class DiscordEmulator:
         if cmd is None:
             raise DiscordEmulatorError(f"no command /{name} is registered for guild {c.guild_id}")
         self._require_view(channel_id, uid)
-        declared = {o.get("name"): int(o.get("type") or 3) for o in cmd.options}
-        opts: list[JsonObject] = []
-        resolved: JsonObject = {}
-        for key, value in (options or {}).items():
-            if key not in declared:
-                raise DiscordEmulatorError(f"/{name} has no option {key!r}")
-            opts.append(
-                {
-                    "name": key,
-                    "type": declared[key],
-                    "value": str(value) if declared[key] in (6, 7, 8) else value,
-                }
+        if cmd.default_member_permissions is not None:
+            needed = int(cmd.default_member_permissions)
+            if self.world.permissions_in(channel_id, uid) & needed != needed:
+                raise DiscordEmulatorError(f"user {uid} may not use /{name} (permissions)")
+        data = self._command_data(cmd, channel_id, options or {}, files or {})
+        i = self.interactions.new(
+            APPLICATION_COMMAND, user_id=uid, channel_id=channel_id, data=data
+        )
+        return await self._deliver(i, wait)
+
+    def _command_data(
+        self,
+        cmd: Command,
+        channel_id: int,
+        options: Mapping[str, Any],
+        files: Mapping[str, FileSpec],
+    ) -> JsonObject:
+        """The ``data`` of a chat-input interaction, with ``resolved`` objects as
+        Discord sends them for user, channel, role and attachment options."""
+        world = self.world
+        guild_id = world.channel(channel_id).guild_id
+        declared = {str(o.get("name")): o for o in cmd.options}
+        missing = [
+            n
+            for n, o in declared.items()
+            if o.get("required") and n not in options and n not in files
+        ]
+        unknown = [n for n in [*options, *files] if n not in declared]
+        if missing or unknown:
+            raise DiscordEmulatorError(
+                f"/{cmd.name}: missing required {missing}, unknown {unknown}"
             )
-        for key, spec in (files or {}).items():
+        opts: list[JsonObject] = []
+        resolved: dict[str, dict[str, Any]] = {}
+        for key, value in options.items():
+            kind = int(declared[key].get("type") or 3)
+            if kind == 11:
+                raise DiscordEmulatorError(f"/{cmd.name} {key}: pass attachments in files=")
+            if kind in (6, 7, 8, 9):
+                ref = int(value.id if hasattr(value, "id") else value)
+                value = str(ref)
+                if kind in (6, 9) and ref in world.users:
+                    resolved.setdefault("users", {})[value] = dict(user_payload(world.users[ref]))
+                    member = world.guilds[guild_id].members.get(ref)
+                    if member is not None:
+                        mp: JsonObject = dict(member_payload(world, member))
+                        mp.pop("user")
+                        mp["permissions"] = str(world.permissions_in(channel_id, ref))
+                        resolved.setdefault("members", {})[value] = mp
+                elif kind in (7, 9) and ref in world.channels:
+                    ch = world.channels[ref]
+                    resolved.setdefault("channels", {})[value] = {
+                        "id": value,
+                        "name": ch.name,
+                        "type": ch.type,
+                        "permissions": str(world.permissions_in(ref, world.bot.id)),
+                    }
+                elif kind in (8, 9) and ref in world.guilds[guild_id].roles:
+                    resolved.setdefault("roles", {})[value] = dict(
+                        role_payload(world.guilds[guild_id].roles[ref])
+                    )
+            opts.append({"name": key, "type": kind, "value": value})
+        for key, spec in files.items():
+            if int(declared[key].get("type") or 3) != 11:
+                raise DiscordEmulatorError(f"/{cmd.name} {key} is not an attachment option")
             up = Upload(spec[0], spec[2] if len(spec) > 2 else None, spec[1])
-            att = self.world._store_uploads(channel_id, [up], None)[0]
+            att = world.store_attachments(channel_id, [up])[0]
             opts.append({"name": key, "type": 11, "value": str(att.id)})
             resolved.setdefault("attachments", {})[str(att.id)] = dict(
-                attachment_payload(self.world, att)
+                attachment_payload(world, att)
             )
         data: JsonObject = {"id": str(cmd.id), "name": cmd.name, "type": 1, "options": opts}
         if cmd.guild_id is not None:
             data["guild_id"] = str(cmd.guild_id)
         if resolved:
             data["resolved"] = resolved
-        i = self.interactions.new(
-            APPLICATION_COMMAND, user_id=uid, channel_id=channel_id, data=data
-        )
-        return await self._deliver(i, wait)
+        return data
 
     async def redeliver(self, interaction: Interaction, *, resign: bool = True) -> tuple[int, Any]:
         """Deliver an interaction again: ``resign=True`` as Discord's duplicate

@@ -533,6 +533,11 @@ class World:
         m = self.messages.get(mid)
         return m if m is not None and not m.deleted else None
 
+    def store_attachments(self, channel_id: int, uploads: Sequence[Upload]) -> list[Attachment]:
+        """Keep files on the CDN (as Discord does for a slash command's attachment
+        option before any message exists)."""
+        return self._store_uploads(channel_id, uploads, None)
+
     def _store_uploads(
         self, channel_id: int, uploads: Sequence[Upload], meta: Any
     ) -> list[Attachment]:
