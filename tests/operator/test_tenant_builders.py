@@ -214,3 +214,14 @@ def test_access_layer_pods_are_restricted_too(make: Any) -> None:
         assert restricted_violations({"spec": deployment["spec"]["template"]["spec"]}) == []
     model = build_model_gateway_deployment(ctx)["spec"]["template"]["spec"]
     assert model["automountServiceAccountToken"] is False
+
+
+def test_model_gateway_enforces_the_tenants_budgets(make: Any) -> None:
+    ctx = make.tenant(budgets={"sessionTokens": 5000, "tenantTokensPerDay": 90000})
+    container = build_model_gateway_deployment(ctx)["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["CEPHALON_BUDGET__SESSION_TOKENS"] == "5000"
+    assert env["CEPHALON_BUDGET__TENANT_TOKENS_PER_DAY"] == "90000"
+    unlimited = build_model_gateway_deployment(make.tenant())["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in unlimited["containers"][0]["env"]}
+    assert env["CEPHALON_BUDGET__TENANT_TOKENS_PER_DAY"] == ""

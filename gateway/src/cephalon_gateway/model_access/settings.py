@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cephalon_contracts.resources import UpstreamKind
@@ -28,6 +28,8 @@ DEFAULT_BASE_URLS = {
 
 
 class RedisSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     url: str = "redis://127.0.0.1:6379/0"
     """Without credentials; they come from the two files."""
     username_file: Path | None = None
@@ -35,11 +37,15 @@ class RedisSettings(BaseModel):
 
 
 class HttpSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=1, le=65535)
 
 
 class ModelSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     upstream_kind: UpstreamKind = UpstreamKind.OPENAI
     upstream_base_url: str = ""
     """Empty: the provider's public endpoint (required for ``azure``)."""
@@ -73,6 +79,8 @@ class ModelSettings(BaseModel):
 
 
 class BudgetSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     session_tokens: int | None = Field(default=2_000_000, ge=0)
     """Input + output tokens one session may use; empty: unlimited."""
     tenant_tokens_per_day: int | None = Field(default=None, ge=0)
@@ -89,6 +97,8 @@ class BudgetSettings(BaseModel):
 
 
 class RetrySettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     attempts: int = Field(default=3, ge=1, le=10)
     """Upstream attempts per request, the first included."""
     base_delay_s: float = Field(default=0.25, ge=0)
@@ -98,6 +108,8 @@ class RetrySettings(BaseModel):
 
 
 class BreakerSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     failure_threshold: int = Field(default=5, ge=1)
     """Consecutive transient failures that open the circuit."""
     reset_s: float = Field(default=30.0, gt=0)
@@ -105,6 +117,8 @@ class BreakerSettings(BaseModel):
 
 
 class LogSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     level: str = "INFO"
     json_output: bool = True
 
@@ -113,12 +127,18 @@ class GatewaySettings(BaseSettings):
     """Everything ``cephalon-model-gateway`` reads from its environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CEPHALON_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="CEPHALON_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        use_attribute_docstrings=True,
     )
 
     provider: str = "discord"
+    """The chat provider of the tenant this replica serves."""
     tenant: str = "default"
+    """The tenant this replica serves (tokens of other tenants are refused)."""
     topic_root: str = DEFAULT_ROOT
+    """Root of every Redis key name."""
     redis: RedisSettings = Field(default_factory=RedisSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)

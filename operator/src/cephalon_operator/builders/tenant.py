@@ -298,6 +298,8 @@ def build_model_gateway_deployment(ctx: TenantContext) -> Manifest:
         "CEPHALON_MODEL__DEFAULT": models.default,
         "CEPHALON_MODEL__ALLOWED": ",".join(models.allowed),
         "CEPHALON_MODEL__UPSTREAM_KEY_FILE": f"{CREDENTIALS_DIR}/upstream-key",
+        "CEPHALON_BUDGET__SESSION_TOKENS": str(ctx.spec.budgets.session_tokens),
+        "CEPHALON_BUDGET__TENANT_TOKENS_PER_DAY": str(ctx.spec.budgets.tenant_tokens_per_day or ""),
     }
     ref = models.provider_secret_ref
     # Without a provider key (the scripted model in local mode) nothing is mounted.
