@@ -67,6 +67,10 @@ def check_content(ref: AttachmentRef, data: bytes, spec: AttachmentsSpec) -> Non
         raise AttachmentTooLargeError(
             ref.filename, f"is {len(data)} bytes; at most {spec.max_bytes} are allowed"
         )
+    if len(data) != ref.size_bytes:
+        raise AttachmentMissingError(
+            ref.filename, f"is {len(data)} bytes, not the {ref.size_bytes} it was stored as"
+        )
     if hashlib.sha256(data).hexdigest() != ref.sha256:
         raise AttachmentMissingError(ref.filename, "does not match its content hash")
     magic = _MAGIC.get(ref.content_type)

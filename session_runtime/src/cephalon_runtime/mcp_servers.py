@@ -133,13 +133,18 @@ class McpSupervisor:
 
     def timeout_for(self, server: str, tool: str) -> float:
         t = self.settings.tool_timeouts
-        return t.get(f"{server}-{tool}", t.get(server, self.settings.tool_timeout_seconds))
+        default = t.get(server, self.settings.tool_timeout_seconds)
+        return t.get(f"{server}-{tool}", default)
 
     def server_timeout_ms(self, server: str) -> int:
         """The longest per-tool timeout of a server, for the CLI's per-server setting."""
-        prefix = f"{server}-"
-        values = [v for k, v in self.settings.tool_timeouts.items() if k.startswith(prefix)]
-        values.append(self.settings.tool_timeouts.get(server, self.settings.tool_timeout_seconds))
+        timeouts = self.settings.tool_timeouts
+        values = [
+            v
+            for k, v in timeouts.items()
+            if k not in self.servers and (self.split_tool(k) or ("",))[0] == server
+        ]
+        values.append(timeouts.get(server, self.settings.tool_timeout_seconds))
         return int(max(values) * 1000)
 
     def sdk_configs(self) -> dict[str, dict[str, object]]:
