@@ -111,7 +111,13 @@ def test_session_pod_is_exactly_as_designed(make: Any) -> None:
                     "image": "cephalon/runtime:0.1.0",
                     "imagePullPolicy": "IfNotPresent",
                     "command": ["cephalon-runtime"],
-                    "env": [{"name": k, "value": v} for k, v in env.items()],
+                    "env": [{"name": k, "value": v} for k, v in env.items()]
+                    + [
+                        {
+                            "name": "CEPHALON_HEALTH_HOST",
+                            "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
+                        }
+                    ],
                     "ports": [{"name": "health", "containerPort": 8080}],
                     "readinessProbe": {
                         "httpGet": {"path": "/readyz", "port": 8080},
@@ -286,3 +292,12 @@ def test_every_buildable_pod_is_restricted_and_holds_no_tenant_secret(
     assert [c["name"] for c in pod["spec"]["containers"]] == ["runtime"] + [
         f"mcp-{n}" for n in (mcp or ["git", "web"])
     ]
+
+
+def test_model_gateway_url_can_be_overridden_per_tenant(make: Any) -> None:
+    make.settings = make.settings.model_copy(
+        update={"model_gateway_urls": {"discord-duck": "http://127.0.0.1:9911/v1"}}
+    )
+    env = build_session_pod(make.session())["spec"]["containers"][0]["env"]
+    values = {e["name"]: e.get("value") for e in env}
+    assert values["CEPHALON_MODEL__BASE_URL"] == "http://127.0.0.1:9911/v1"

@@ -60,6 +60,9 @@ class OperatorSettings(BaseSettings):
     images: ImageSettings = Field(default_factory=ImageSettings)
     runtime_port: int = 8080
     """The runtime's health port inside the session pod."""
+    model_gateway_urls: dict[str, str] = Field(default_factory=dict)
+    """`<provider>-<tenant>` → base URL of that tenant's model gateway, instead of its
+    Service name (local mode, where the gateways are local processes)."""
     model_gateway_port: int = 8080
     """The model gateway's Service port."""
     gateway_port: int = 8080

@@ -82,6 +82,11 @@ def selected_mcp_servers(ctx: SessionContext) -> list[McpServerSpec]:
 
 
 def model_gateway_url(ctx: SessionContext) -> str:
+    """The tenant's model gateway Service, unless the settings name another URL for the
+    tenant (local mode, where the gateways run as local processes)."""
+    override = ctx.settings.model_gateway_urls.get(f"{ctx.spec.provider}-{ctx.spec.tenant}")
+    if override:
+        return override
     service = tenant_object_name(ctx.spec.provider, ctx.spec.tenant, "model-gateway")
     namespace = ctx.settings.release_namespace
     return f"http://{service}.{namespace}.svc:{ctx.settings.model_gateway_port}/v1"
@@ -123,7 +128,12 @@ def _runtime_env(ctx: SessionContext, servers: list[McpServerSpec]) -> list[Mani
     if spec.workspace.repo:
         values["CEPHALON_WORKSPACE__REPO"] = spec.workspace.repo
         values["CEPHALON_WORKSPACE__REF"] = spec.workspace.ref or ""
-    return [{"name": k, "value": v} for k, v in values.items()]
+    env: list[Manifest] = [{"name": k, "value": v} for k, v in values.items()]
+    # Health is served on the pod IP only: what the kubelet probes, nothing wider.
+    env.append(
+        {"name": "CEPHALON_HEALTH_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    )
+    return env
 
 
 def _runtime_container(ctx: SessionContext, servers: list[McpServerSpec]) -> Manifest:
