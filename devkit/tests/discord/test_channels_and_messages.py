@@ -207,3 +207,58 @@ async def test_user_edits_and_deletes_reach_the_bot_and_reasons_are_recorded(
     assert emu.requests_for("create_guild_channel")[0].audit_log_reason == (
         "Start Chat by ada (session s-1)"
     )
+
+
+async def test_category_sync_and_archive_move(emu: DiscordEmulator, connect_bot):
+    from cephalon_devkit.discord import permissions
+
+    guild = emu.create_guild("duck")
+    alice = emu.create_member(guild.id, "alice")
+    hidden = [
+        {"id": str(guild.id), "type": 0, "deny": str(permissions.VIEW_CHANNEL)},
+        {"id": str(emu.bot.id), "type": 1, "allow": str(permissions.VIEW_CHANNEL)},
+    ]
+    sessions = emu.create_category(guild.id, "sessions")
+    archive = emu.create_channel(guild.id, "archive", type=4, overwrites=hidden)
+    bot = await connect_bot(emu)
+    g = bot.get_guild(guild.id)
+    assert g is not None
+    category = g.get_channel(sessions.id)
+    assert isinstance(category, discord.CategoryChannel)
+    channel = await g.create_text_channel("alice-1", category=category)
+    assert emu.world.can_view(channel.id, alice.id)  # synced with an open category
+    archived = g.get_channel(archive.id)
+    assert isinstance(archived, discord.CategoryChannel)
+    await channel.move(category=archived, sync_permissions=True, beginning=True)
+    assert emu.world.channels[channel.id].parent_id == archive.id
+    assert not emu.world.can_view(channel.id, alice.id)  # now synced with the archive
+    assert emu.requests_for("edit_channel_positions")[0].body[0]["lock_permissions"]
+
+
+async def test_slow_and_dropped_requests(emu: DiscordEmulator):
+    import time
+
+    guild = emu.create_guild("duck")
+    lobby = emu.create_channel(guild.id, "lobby")
+    url = f"{emu.api_base}/channels/{lobby.id}/messages"
+    headers = {"Authorization": f"Bot {emu.bot_token}"}
+    emu.inject_latency("create_message", 0.3, times=1)
+    emu.inject_disconnect("create_message")
+    async with aiohttp.ClientSession(headers=headers) as s:
+        started = time.monotonic()
+        async with s.post(url, json={"content": "slow"}) as r:
+            assert r.status == 200
+        assert time.monotonic() - started >= 0.3
+        try:
+            async with s.post(url, json={"content": "dropped"}) as r:
+                raise AssertionError(f"expected a disconnect, got {r.status}")
+        except aiohttp.ServerDisconnectedError:
+            pass
+        async with s.post(url, json={"content": "after"}) as r:
+            assert r.status == 200
+    assert [m.content for m in emu.messages(lobby.id)] == ["slow", "after"]
+    assert [(r.status, r.fault) for r in emu.requests_for("create_message")] == [
+        (200, "delay"),
+        (499, "disconnect"),
+        (200, None),
+    ]

@@ -25,6 +25,9 @@ class RecordedRequest:
     rate_limit_scope: str | None = None
     """Set on 429s: ``user``, ``global``, ``shared``, or ``cloudflare`` for a ban."""
     bucket: str | None = None
+    fault: str | None = None
+    """The injected fault that shaped the answer (``answer``, ``delay``,
+    ``disconnect``); ``None`` for a normal one."""
     audit_log_reason: str | None = None
     """``X-Audit-Log-Reason``, URL-decoded, as Discord shows it in the audit log."""
     started_at: float = field(default_factory=time.time)

@@ -10,6 +10,7 @@ request and call :class:`~cephalon_devkit.discord.state.World` or
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -38,6 +39,8 @@ from cephalon_devkit.discord.recording import RecordedRequest
 from cephalon_devkit.discord.state import Upload, World
 
 API_PREFIX = "/api/v10"
+DISCONNECTED = 499
+"""Recorded status of a request whose connection the emulator dropped (no answer)."""
 JSON_TYPE = "application/json"
 CLOUDFLARE_BAN_HTML = (
     "<!DOCTYPE html><html><head><title>Access denied | discord.com used Cloudflare to "
@@ -47,16 +50,24 @@ CLOUDFLARE_BAN_HTML = (
 
 @dataclass
 class Fault:
-    """An answer the test wants instead of the real one, ``times`` times.
+    """What the test wants instead of the normal answer, for the next ``times``
+    matching requests (``None``: all of them).
 
     ``route`` is a route name (``create_message``) or ``None`` for any route.
-    ``status=429`` answers a proper rate limit (``scope``: ``user``, ``global`` or
-    ``shared``; shared ones are not counted as invalid, as on Discord).
+    ``kind="answer"`` replies ``status`` instead of running the route; ``status=429``
+    is a proper rate limit (``scope``: ``user``, ``global`` or ``shared``; shared ones
+    are not counted as invalid, as on Discord). ``kind="delay"`` waits ``delay``
+    seconds and then serves the request normally (a slow Discord).
+    ``kind="disconnect"`` drops the connection without an answer (the client sees a
+    server disconnect; whether the request took effect is unknown to it — here it
+    did not).
     """
 
     route: str | None
     status: int = 429
-    times: int = 1
+    times: int | None = 1
+    kind: str = "answer"
+    delay: float = 0.0
     retry_after: float = 0.5
     scope: str = "user"
     code: int = 0
@@ -260,6 +271,10 @@ class RestApi:
                 R("POST", "/guilds/{guild_id}/channels", "create_guild_channel", gu),
                 self.create_guild_channel,
             ),
+            (
+                R("PATCH", "/guilds/{guild_id}/channels", "edit_channel_positions", gu),
+                self.edit_channel_positions,
+            ),
             (R("GET", "/guilds/{guild_id}/members", "list_members", gu), self.list_members),
             (R("GET", "/guilds/{guild_id}/members/{user_id}", "get_member", gu), self.get_member),
             (R("GET", "/guilds/{guild_id}/roles", "list_roles", gu), self.list_roles),
@@ -369,7 +384,15 @@ class RestApi:
             return json_response(err.status, err.body())
         fault = self._take_fault(route.name)
         if fault is not None:
-            return self._fault_response(fault, rec)
+            rec.fault = fault.kind
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.kind == "disconnect":
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=DISCONNECTED)
+            if fault.kind == "answer":
+                return self._fault_response(fault, rec)
         if route.global_limit:
             verdict = self.limiter.take_global()
             if not verdict.allowed:
@@ -421,7 +444,7 @@ class RestApi:
 
     def _take_fault(self, name: str) -> Fault | None:
         for f in self.faults:
-            if (f.route is None or f.route == name) and f.used < f.times:
+            if (f.route is None or f.route == name) and (f.times is None or f.used < f.times):
                 f.used += 1
                 return f
         return None
@@ -610,6 +633,11 @@ class RestApi:
         g = self._bot_guild(call)
         c = self.world.create_channel(g.id, self.world.bot.id, call.body or {})
         return Reply(status=201, body=channel_payload(c))
+
+    def edit_channel_positions(self, call: Call) -> Reply:
+        g = self._bot_guild(call)
+        self.world.move_channels(g.id, self.world.bot.id, call.body)
+        return Reply(status=204)
 
     def list_members(self, call: Call) -> Reply:
         g = self._bot_guild(call)

@@ -538,6 +538,25 @@ class DiscordEmulator:
         self.rest.faults.append(f)
         return f
 
+    def inject_latency(
+        self, route: str | None, seconds: float, *, times: int | None = None
+    ) -> Fault:
+        """Serve matching requests normally but ``seconds`` late (``times=None``: all
+        of them, until :meth:`clear_faults`)."""
+        f = Fault(route=route, kind="delay", delay=seconds, times=times)
+        self.rest.faults.append(f)
+        return f
+
+    def inject_disconnect(self, route: str | None, *, times: int = 1) -> Fault:
+        """Drop the connection of matching requests without answering (recorded with
+        status 499); the request has no effect."""
+        f = Fault(route=route, kind="disconnect", times=times)
+        self.rest.faults.append(f)
+        return f
+
+    def clear_faults(self) -> None:
+        self.rest.faults.clear()
+
     def inject_error(
         self,
         route: str | None,

@@ -397,6 +397,10 @@ class World:
             raise forbidden_missing_permissions()
         overwrites = self._parse_overwrites(g, body.get("permission_overwrites"))
         self._check_overwrite_grant(actor_perms, overwrites.values())
+        if parent_id is not None and not overwrites:
+            # Discord: a channel created in a category without overwrites is synced
+            # with the category's.
+            overwrites = dict(self.channels[parent_id].overwrites)
         if len(g.channel_ids) >= self.limits.guild_channels_max:
             raise ApiError(
                 400,
@@ -404,17 +408,7 @@ class World:
                 f"Maximum number of guild channels reached ({self.limits.guild_channels_max})",
             )
         if parent_id is not None:
-            children = sum(1 for c in g.channel_ids if self.channels[c].parent_id == parent_id)
-            if children >= self.limits.category_channels_max:
-                raise invalid_form(
-                    {
-                        "parent_id": field_error(
-                            "CHANNEL_PARENT_MAX_CHANNELS",
-                            f"Maximum number of channels in category reached "
-                            f"({self.limits.category_channels_max})",
-                        )
-                    }
-                )
+            self._check_category_room(g, parent_id)
         if ctype in (GUILD_TEXT, GUILD_ANNOUNCEMENT):
             name = re.sub(r"\s+", "-", name.strip().lower())
         c = Channel(
@@ -471,23 +465,60 @@ class World:
         if "parent_id" in body:
             pid = int(body["parent_id"]) if body["parent_id"] else None
             if pid is not None and pid != c.parent_id:
-                children = sum(1 for x in g.channel_ids if self.channels[x].parent_id == pid)
-                if children >= self.limits.category_channels_max:
-                    raise invalid_form(
-                        {
-                            "parent_id": field_error(
-                                "CHANNEL_PARENT_MAX_CHANNELS",
-                                f"Maximum number of channels in category reached "
-                                f"({self.limits.category_channels_max})",
-                            )
-                        }
-                    )
+                self._check_category_room(g, pid)
             c.parent_id = pid
         for key in ("nsfw", "rate_limit_per_user", "position"):
             if key in body and body[key] is not None:
                 setattr(c, key, type(getattr(c, key))(body[key]))
         self._channel_event("CHANNEL_UPDATE", c)
         return c
+
+    def move_channels(self, guild_id: int, actor_id: int, moves: Any) -> None:
+        """PATCH /guilds/{id}/channels: positions, parents, ``lock_permissions``."""
+        g = self.guild(guild_id)
+        if not isinstance(moves, list):
+            raise invalid_form(
+                {"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Must be an array."}]}
+            )
+        if not self.guild_permissions(g.id, actor_id) & perms.MANAGE_CHANNELS:
+            raise forbidden_missing_permissions()
+        changed: list[Channel] = []
+        for i, move in enumerate(moves):
+            c = self.channels.get(int(move["id"]))
+            if c is None or c.guild_id != g.id:
+                raise invalid_form(
+                    {str(i): {"id": field_error("CHANNEL_INVALID", "Unknown channel")}}
+                )
+            if move.get("position") is not None:
+                c.position = int(move["position"])
+            if "parent_id" in move:
+                pid = int(move["parent_id"]) if move["parent_id"] else None
+                if pid is not None and pid != c.parent_id:
+                    self._check_category_room(g, pid)
+                c.parent_id = pid
+                if pid is not None and move.get("lock_permissions"):
+                    c.overwrites = dict(self.channels[pid].overwrites)
+            changed.append(c)
+        for c in changed:
+            self._channel_event("CHANNEL_UPDATE", c)
+
+    def _check_category_room(self, g: Guild, parent_id: int) -> None:
+        parent = self.channels.get(parent_id)
+        if parent is None or parent.guild_id != g.id or parent.type != GUILD_CATEGORY:
+            raise invalid_form(
+                {"parent_id": field_error("CHANNEL_PARENT_INVALID", "Category does not exist")}
+            )
+        children = sum(1 for x in g.channel_ids if self.channels[x].parent_id == parent_id)
+        if children >= self.limits.category_channels_max:
+            raise invalid_form(
+                {
+                    "parent_id": field_error(
+                        "CHANNEL_PARENT_MAX_CHANNELS",
+                        "Maximum number of channels in category reached "
+                        f"({self.limits.category_channels_max})",
+                    )
+                }
+            )
 
     def delete_channel(self, channel_id: int, actor_id: int) -> Channel:
         c = self.channel(channel_id)
