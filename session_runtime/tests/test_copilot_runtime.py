@@ -8,6 +8,7 @@ events stream by turn id. Tests run in file order; none depends on another's out
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -20,8 +21,9 @@ import redis.asyncio as aioredis
 
 from cephalon_contracts.events import ApprovalDecision, RiskLevel
 from cephalon_contracts.heartbeat import Heartbeat
+from cephalon_contracts.keys import blob_key
 from cephalon_contracts.resources import Budgets
-from cephalon_contracts.social import Cancel, TurnMode
+from cephalon_contracts.social import AttachmentRef, Cancel, TurnMode
 from cephalon_devkit.model import ScriptedModelServer
 from cephalon_devkit.redis_server import free_port, running_redis
 from cephalon_runtime.bus import SessionKeys
@@ -176,6 +178,30 @@ async def test_plain_turn_streams_deltas_in_order(env: Env) -> None:
     assert "deploy" in request.system_prompt, "the tenant's skill is indexed"
     pending = await env.harness.admin.xpending(env.harness.keys.turns, "runtime")
     assert pending["pending"] == 0, "acknowledged after the final"
+
+
+async def test_attachment_reaches_the_model(env: Env) -> None:
+    data = b"The magic number is 7461.\n"
+    digest = hashlib.sha256(data).hexdigest()
+    keys = env.harness.keys
+    key = blob_key(
+        provider=keys.provider, tenant=keys.tenant, session_id=keys.session_id, sha256=digest
+    )
+    await env.harness.admin.set(key, data)
+    env.model.load([{"reply": "It is 7461."}])
+    before = len(env.model.chat_requests)
+    ref = AttachmentRef(
+        blob_key=key, sha256=digest, filename="magic.txt", content_type="text/plain",
+        size_bytes=len(data),
+    )  # fmt: skip
+    turn = await env.harness.turn("What number is in the file?", attachments=[ref])
+    events = await env.harness.wait(turn.turn_id)
+    assert events[-1].type == "final"
+    request = env.model.chat_requests[before]
+    stored = env.workspace / ".cephalon" / "attachments" / str(turn.turn_id) / "magic.txt"
+    assert stored.read_bytes() == data
+    # the CLI tags attached files by path in the user message; the model views them
+    assert f"{stored} (2 lines)" in request.last_user_text
 
 
 async def test_mcp_tool_call_through_the_sidecar(env: Env) -> None:

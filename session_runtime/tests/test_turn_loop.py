@@ -143,19 +143,19 @@ async def make_runtime(
     async def make(script: Script = echo, **overrides: Any) -> Setup:
         workspace = tmp_path / "workspace"
         workspace.mkdir(exist_ok=True)
-        settings = RuntimeSettings(
-            session=SessionSettings(id=keys.session_id, provider="discord", tenant="duck"),
-            redis=RedisSettings(
+        values: dict[str, Any] = {
+            "session": SessionSettings(id=keys.session_id, provider="discord", tenant="duck"),
+            "redis": RedisSettings(
                 url=redis_server.url, username_file=username, password_file=password
             ),
-            workspace=WorkspaceSettings(path=workspace),
-            policy=PolicySettings(tenant_dir=None, defaults_dir=None),
-            approvals=ApprovalSettings(timeout_seconds=1),
-            heartbeat=HeartbeatSettings(interval_seconds=0.2),
-            health_port=0,
-            health_host="127.0.0.1",
-            **overrides,
-        )
+            "workspace": WorkspaceSettings(path=workspace),
+            "policy": PolicySettings(tenant_dir=None, defaults_dir=None),
+            "approvals": ApprovalSettings(timeout_seconds=1),
+            "heartbeat": HeartbeatSettings(interval_seconds=0.2),
+            "health_port": 0,
+            "health_host": "127.0.0.1",
+        }
+        settings = RuntimeSettings(**{**values, **overrides})
         engine = FakeEngine(script)
         runtime = SessionRuntime(settings, engine=engine)
         await runtime.start()
@@ -371,3 +371,40 @@ async def test_missing_blob(make_runtime: MakeRuntime) -> None:
     turn = await setup.harness.turn("look", attachments=[ref(key, data, "gone.txt", "text/plain")])
     (error,) = await setup.harness.wait(turn.turn_id)
     assert error.payload.error.error_code == "FILES_NOT_FOUND"
+
+
+async def test_model_failure_ends_the_turn_with_an_error(make_runtime: MakeRuntime) -> None:
+    async def failing(session: FakeSession, prompt: str) -> None:
+        await session.say("partial")
+        session.emit("session.error", error_type="query", status_code=503, message="overloaded")
+
+    setup = await make_runtime(failing)
+    turn = await setup.harness.turn("hi")
+    events = await setup.harness.wait(turn.turn_id)
+    error = events[-1].payload.error
+    assert error.error_code == "PROVIDER_UNAVAILABLE" and error.retryable
+    assert "overloaded" in error.message and error.details["status_code"] == 503
+
+
+async def test_tenant_policy_change_is_picked_up(make_runtime: MakeRuntime, tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant-cm"
+    tenant.mkdir()
+    (tenant / "RULES.md").write_text("Rule one.\n")
+    setup = await make_runtime(
+        policy=PolicySettings(tenant_dir=tenant, defaults_dir=None, watch_interval_seconds=0.1)
+    )
+    assert "Rule one." in setup.session.config.system_message
+    first = setup.runtime.state.policy_hash
+    (tenant / "RULES.md").write_text("Rule two.\n")
+    for _ in range(100):
+        beat = Heartbeat.model_validate_json(
+            await setup.harness.admin.get(setup.harness.keys.heartbeat)
+        )
+        if beat.policy_hash != first:
+            break
+        await asyncio.sleep(0.05)
+    assert beat.policy_hash == setup.runtime.policy.snapshot.hash != first
+    turn = await setup.harness.turn("go on")
+    await setup.harness.wait(turn.turn_id)
+    prompt = setup.session.prompts[-1]
+    assert "Rule two." in prompt and prompt.endswith("go on"), "new policy reaches the model"

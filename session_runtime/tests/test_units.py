@@ -25,7 +25,7 @@ from cephalon_contracts.resources import Budgets
 from cephalon_runtime.approvals import ApprovalBroker, ToolGate, summarise_arguments
 from cephalon_runtime.budgets import SessionUsage, TurnBudget, session_exhausted
 from cephalon_runtime.errors import McpCircuitOpenError, McpError
-from cephalon_runtime.events import EventMapper
+from cephalon_runtime.events import EventMapper, plan_from_markdown
 from cephalon_runtime.health import HealthServer
 from cephalon_runtime.mcp_servers import CircuitBreaker, CircuitState, McpSupervisor
 from cephalon_runtime.metrics import RuntimeMetrics
@@ -152,6 +152,18 @@ def test_intent_plan_usage_error_idle() -> None:
     assert m.failure is not None and m.failure.status_code == 503
     m.map("session.idle", ns(aborted=True))
     assert m.idle and m.aborted
+
+
+def test_plan_file_items_become_steps() -> None:
+    text = "# Plan\n\n1. Read the code\n- [x] write tests\n- [~] fix the bug\n* [ ] ship\nprose\n"
+    assert plan_from_markdown(text) == [
+        {"title": "Read the code", "status": "pending"},
+        {"title": "write tests", "status": "done"},
+        {"title": "fix the bug", "status": "in_progress"},
+        {"title": "ship", "status": "pending"},
+    ]
+    (plan,) = mapper().map("session.plan_changed", {"todos": plan_from_markdown(text)})
+    assert isinstance(plan, Plan) and len(plan.steps) == 4
 
 
 # ---------------------------------------------------------------- budgets

@@ -23,6 +23,7 @@ The final text is exactly the concatenation of the turn's deltas.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,22 @@ class EngineFailure:
     error_type: str
     message: str
     status_code: int | None
+
+
+_PLAN_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?:\[([ xX~-])\]\s+)?(.+?)\s*$")
+
+
+def plan_from_markdown(text: str) -> list[dict[str, str]]:
+    """The list items of a plan file as steps (``- [x]`` done, ``- [~]`` in progress)."""
+    steps: list[dict[str, str]] = []
+    for line in text.splitlines():
+        match = _PLAN_ITEM.match(line)
+        if match is None:
+            continue
+        mark = (match.group(1) or " ").lower()
+        status = {"x": "done", "~": "in_progress", "-": "in_progress"}.get(mark, "pending")
+        steps.append({"title": match.group(2), "status": status})
+    return steps
 
 
 def _get(data: Any, name: str, default: Any = None) -> Any:

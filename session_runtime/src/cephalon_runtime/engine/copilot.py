@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import tempfile
@@ -42,6 +43,7 @@ from copilot.session_events import PermissionRequest, SessionEvent
 
 from ..attachments import StoredAttachment
 from ..errors import EngineError
+from ..events import plan_from_markdown
 from .base import EngineEvent, Gate, SessionConfig
 
 log = structlog.get_logger("cephalon_runtime.engine.copilot")
@@ -64,6 +66,19 @@ async def stop_client(client: CopilotClient) -> None:
                 pipe.close()
 
 
+def _attachment(stored: StoredAttachment) -> dict[str, str]:
+    """Images go inline (the model sees them); other files are tagged by path and the
+    agent reads them from the workspace with its own tools."""
+    if stored.content_type.startswith("image/"):
+        return {
+            "type": "blob",
+            "data": base64.b64encode(stored.path.read_bytes()).decode(),
+            "mimeType": stored.content_type,
+            "displayName": stored.display_name,
+        }
+    return {"type": "file", "path": str(stored.path), "displayName": stored.display_name}
+
+
 class CopilotEngineSession:
     def __init__(self, gate: Gate) -> None:
         self._gate = gate
@@ -73,6 +88,7 @@ class CopilotEngineSession:
         # carries no call id, so the ids wait here per tool name
         self._starting: defaultdict[str, deque[str]] = defaultdict(deque)
         self._hook_calls = 0
+        self._background: set[asyncio.Task[None]] = set()
 
     def attach(self, session: CopilotSession) -> None:
         self._session = session
@@ -81,14 +97,38 @@ class CopilotEngineSession:
     def _on_event(self, event: SessionEvent) -> None:
         kind = event.type.value
         data = event.data
+        if kind in {"session.todos_changed", "session.plan_changed"}:
+            # signal-only events: the plan itself has to be read back over RPC
+            task = asyncio.create_task(self._read_plan(kind))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
         if kind == "tool.execution_start" and data is not None:
             name = getattr(data, "tool_name", None)
             call_id = getattr(data, "tool_call_id", None)
             if name and call_id:
                 self._starting[str(name)].append(str(call_id))
-        wrapped = EngineEvent(kind, data)
+        self._dispatch(EngineEvent(kind, data))
+
+    def _dispatch(self, event: EngineEvent) -> None:
         for callback in list(self._subscribers):
-            callback(wrapped)
+            callback(event)
+
+    async def _read_plan(self, kind: str) -> None:
+        session = self._session
+        if session is None:
+            return
+        try:
+            if kind == "session.todos_changed":
+                rows = (await session.rpc.plan.read_sql_todos(timeout=5)).rows
+                todos: list[Any] = list(rows)
+            else:
+                plan = await session.rpc.plan.read(timeout=5)
+                todos = plan_from_markdown(plan.content or "")
+        except Exception as e:  # the plan is a nicety; never fail a turn over it
+            log.info("plan_read_failed", kind=kind, error=str(e))
+            return
+        self._dispatch(EngineEvent(kind, {"todos": todos}))
 
     def subscribe(self, callback: Callable[[EngineEvent], None]) -> Callable[[], None]:
         self._subscribers.append(callback)
@@ -142,11 +182,13 @@ class CopilotEngineSession:
         return self._session
 
     async def send(self, prompt: str, attachments: list[StoredAttachment]) -> None:
-        files = [
-            {"type": "file", "path": str(a.path), "displayName": a.display_name}
-            for a in attachments
-        ]
-        await self._require().send(prompt, attachments=cast(Any, files) or None)
+        files = [_attachment(a) for a in attachments]
+        try:
+            await self._require().send(prompt, attachments=cast(Any, files) or None)
+        except EngineError:
+            raise
+        except Exception as e:  # the CLI died or refused the message
+            raise EngineError(f"the Copilot engine did not take the message: {e}") from e
 
     async def abort(self) -> None:
         await self._require().abort()
