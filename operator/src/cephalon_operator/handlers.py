@@ -274,6 +274,8 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
         body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **kwargs: Any
     ) -> None:
         deps = _deps(memo)
+        if body.status.get("observedGeneration") != body.metadata.get("generation"):
+            return  # not reconciled yet: the change handler writes the first status
         try:
             spec = parse_tenant(body.spec)
         except SpecError:
