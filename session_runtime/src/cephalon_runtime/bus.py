@@ -7,6 +7,7 @@ stream entry has one field, ``envelope``, holding the envelope's JSON.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -191,3 +192,48 @@ class SessionBus:
 
     async def write_heartbeat(self, body: str, ttl_seconds: int) -> None:
         await self.client.set(self.keys.heartbeat, body, ex=ttl_seconds)
+
+
+class EventPublisher:
+    """Publishes a turn's events in order, batching what piles up into one pipeline.
+
+    A streamed answer produces a delta every few milliseconds; one round trip per delta
+    would put Redis latency on every one of them. :meth:`put` never waits; one writer
+    task sends everything queued so far in a single pipeline, in order; :meth:`flush`
+    waits until all of it is written (before a turn's last event).
+    """
+
+    def __init__(self, bus: SessionBus) -> None:
+        self._bus = bus
+        self._pending: list[Envelope] = []
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._failure: Exception | None = None
+
+    def put(self, message: Envelope) -> None:
+        self._pending.append(message)
+        self._drained.clear()
+        self._wake.set()
+
+    async def flush(self) -> None:
+        await self._drained.wait()
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    async with self._bus.client.pipeline(transaction=False) as pipe:
+                        for message in batch:
+                            pipe.xadd(self._bus.keys.events, {FIELD: encode_envelope(message)})
+                        await pipe.execute()
+                except Exception as e:  # reported to the turn at its next flush
+                    log.warning("event_publish_failed", error=str(e), dropped=len(batch))
+                    self._failure = e
+            self._drained.set()

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +46,7 @@ from cephalon_contracts.urns import to_urn
 from .approvals import ApprovalBroker, GateDecision, ToolGate
 from .attachments import fetch_attachments
 from .budgets import SessionUsage, TurnBudget, session_exhausted
-from .bus import Delivery, SessionBus
+from .bus import Delivery, EventPublisher, SessionBus
 from .engine.base import EngineEvent, EngineSession
 from .errors import (
     McpError,
@@ -132,6 +133,7 @@ class TurnLoop:
         self.gate: ToolGate | None = None
         self.policy_notice = False
         self.consuming = False
+        self.publisher = EventPublisher(bus)
         s = settings.session
         self.system_urn = to_urn(s.provider, s.tenant, "session", s.id)
 
@@ -139,6 +141,15 @@ class TurnLoop:
 
     async def run(self) -> None:
         """Drain this consumer's unacknowledged turns, then consume new ones forever."""
+        writer = asyncio.create_task(self.publisher.run(), name="event-publisher")
+        try:
+            await self._consume()
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _consume(self) -> None:
         await self.bus.ensure_group()
         for delivery in await self.bus.pending_turns():
             await self.handle(delivery)
@@ -193,6 +204,7 @@ class TurnLoop:
                 )
             )
         outcome = terminal.status.value if isinstance(terminal, Final) else "error"
+        await self.publisher.flush()
         await self.bus.finish(
             self.bus.wrap(terminal, trace_id=message.trace_id, turn_id=turn_id),
             delivery.entry_id,
@@ -227,7 +239,7 @@ class TurnLoop:
         elif isinstance(payload, ApprovalDecision):
             matched = self.broker.decide(payload)
             if matched:
-                await self.bus.publish(
+                self.publisher.put(
                     self.bus.wrap(
                         payload,
                         trace_id=turn.trace_id if turn else message.trace_id,
@@ -243,7 +255,8 @@ class TurnLoop:
     # ------------------------------------------------------------------ one turn
 
     async def publish(self, turn: Turn, payload: PayloadModel) -> None:
-        await self.bus.publish(self.bus.wrap(payload, trace_id=turn.trace_id, turn_id=turn.turn_id))
+        """Queue one event of ``turn`` (written in order, batched; never waits on Redis)."""
+        self.publisher.put(self.bus.wrap(payload, trace_id=turn.trace_id, turn_id=turn.turn_id))
         self.metrics.events.labels(payload.type).inc()
 
     async def publish_session_error(
