@@ -20,6 +20,10 @@ class GatewayContext:
     settings: GatewaySettings
     space: KeySpace
     redis: aioredis.Redis
+    """Short commands, on a bounded pool (a burst waits for a connection rather than
+    opening hundreds)."""
+    stream_redis: aioredis.Redis
+    """Blocking stream reads (one connection per renderer while it waits)."""
     rest: DiscordRest
     sessions: Sessions
     tenant: TenantConfig

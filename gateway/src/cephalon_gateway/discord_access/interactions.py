@@ -44,6 +44,7 @@ from .turns import send_cancel, send_decision
 log = structlog.get_logger(__name__)
 
 DEDUPE_SECONDS = 3600
+MAX_CONCURRENT_WORK = 32
 
 
 def actor_of(interaction: Interaction) -> Actor:
@@ -71,6 +72,8 @@ class InteractionHandler:
         self.start = start
         self.lifecycle = lifecycle
         self.tasks: set[asyncio.Task[None]] = set()
+        # Bounded background work: in a burst, acknowledging the rest comes first.
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_WORK)
 
     def spawn(self, interaction: Interaction, received_at: float) -> None:
         task = asyncio.create_task(self.run(interaction, received_at))
@@ -84,6 +87,10 @@ class InteractionHandler:
             task.cancel()
 
     async def run(self, interaction: Interaction, received_at: float) -> None:
+        async with self._slots:
+            await self._run(interaction, received_at)
+
+    async def _run(self, interaction: Interaction, received_at: float) -> None:
         actor = actor_of(interaction)
         responder = Responder(
             ctx=self.ctx,

@@ -50,7 +50,7 @@ class PostMessageExecutor:
                 for entry_id, fields in claimed:
                     await self.execute(entry_id, fields)
             entries = await read_group(
-                redis, GROUP, me, self.stream, cursor, count=20,
+                self.ctx.stream_redis, GROUP, me, self.stream, cursor, count=20,
                 block=2000 if cursor == ">" else None,
             )  # fmt: skip
             if cursor != ">":

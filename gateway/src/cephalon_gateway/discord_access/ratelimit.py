@@ -8,7 +8,7 @@ Redis clock (so replicas agree):
    ``reset`` (both learnt from Discord's ``X-RateLimit-*`` headers by any replica),
 3. a per-channel GCRA share, so one busy session cannot use the whole budget,
 4. the global GCRA budget, ``global_rate_per_second`` (default 40, under Discord's
-   50/s with headroom).
+   50/s with headroom); interaction callbacks and follow-ups are exempt, as on Discord.
 
 Times are the replicas' wall clocks in milliseconds (the gateway's Redis user may not
 run ``TIME``); NTP-synchronized nodes agree well within the limiter's granularity.
@@ -52,12 +52,15 @@ local function gcra_wait(key, interval, burst)
 end
 local g_int, g_burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local c_int, c_burst = tonumber(ARGV[3]), tonumber(ARGV[4])
-local gw, gtat = gcra_wait(KEYS[4], g_int, g_burst)
+local gw, gtat = 0, 0
+if ARGV[5] == '1' then gw, gtat = gcra_wait(KEYS[4], g_int, g_burst) end
 local cw, ctat = 0, 0
 if KEYS[5] ~= KEYS[4] then cw, ctat = gcra_wait(KEYS[5], c_int, c_burst) end
 local wait = math.max(gw, cw)
 if wait > 0 then return math.ceil(wait) end
-redis.call('SET', KEYS[4], gtat + g_int, 'PX', math.ceil(gtat + g_int - now) + 1000)
+if ARGV[5] == '1' then
+  redis.call('SET', KEYS[4], gtat + g_int, 'PX', math.ceil(gtat + g_int - now) + 1000)
+end
 if KEYS[5] ~= KEYS[4] then
   redis.call('SET', KEYS[5], ctat + c_int, 'PX', math.ceil(ctat + c_int - now) + 1000)
 end
@@ -145,6 +148,11 @@ def gcra(tat: float, now: float, interval: float, burst: int) -> tuple[float, fl
     return 0.0, tat + interval
 
 
+#: Routes Discord exempts from the per-bot global limit (interaction callbacks and
+#: follow-ups through the interaction's webhook).
+GLOBAL_EXEMPT = ("/interactions/", "/webhooks/")
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:20]
 
@@ -196,12 +204,14 @@ class RateLimiter:
             global_key,
             channel_key,
         ]
+        # Interaction responses and follow-ups do not count against the global limit.
+        counts = "0" if route_key.split(" ", 1)[-1].startswith(GLOBAL_EXEMPT) else "1"
         args = [self._global_interval, self._global_burst]
         args += [self._channel_interval, self._channel_burst]
         waited = 0.0
         while True:
             now_ms = time.time() * 1000.0
-            wait_ms = int(await self._acquire(keys=script_keys, args=[*args, now_ms]))
+            wait_ms = int(await self._acquire(keys=script_keys, args=[*args, counts, now_ms]))
             if wait_ms <= 0:
                 self.waited_seconds += waited
                 return waited

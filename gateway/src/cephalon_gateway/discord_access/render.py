@@ -138,6 +138,7 @@ class SessionRenderer:
         self.views: dict[str, TurnView] = {}
         self.clock = EditClock(ctx.settings.discord.edit_interval_seconds)
         self._typing_at: dict[str, float] = {}
+        self._shown_at = -1e9  # last post or edit in the channel (monotonic)
         self._state_key = ctx.space.gateway(f"render.{session_id}")
         self._log = log.bind(session_id=session_id)
 
@@ -149,7 +150,7 @@ class SessionRenderer:
         while True:
             block = None if cursor != ">" else self._block_ms()
             entries = await read_group(
-                self.ctx.redis, GROUP, CONSUMER, self.stream, cursor, count=100, block=block
+                self.ctx.stream_redis, GROUP, CONSUMER, self.stream, cursor, count=100, block=block
             )
             if cursor != ">":
                 if not entries:
@@ -302,9 +303,9 @@ class SessionRenderer:
             if view.done or view.final:
                 continue
             try:
-                await self._typing(view)
-                await self._sync_activity(view, wait=False)
                 await self._sync_answer(view, wait=False)
+                await self._sync_activity(view, wait=False)
+                await self._typing(view)
             except DiscordTransient as e:
                 self.ctx.metrics.render_failures.labels(event="response_delta").inc()
                 self._log.warning("render_flush_failed", error=str(e))
@@ -313,15 +314,24 @@ class SessionRenderer:
                 self.ctx.metrics.render_failures.labels(event="response_delta").inc()
 
     async def _typing(self, view: TurnView) -> None:
+        """Show "typing…" while the turn runs quietly: a visible update already tells
+        the user the agent is working, so typing is sent only when nothing was posted
+        or edited for a typing interval (it costs a request from the shared budget)."""
         now = time.monotonic()
-        last = self._typing_at.get(view.turn_id)
-        if last is not None and now - last < self.ctx.settings.discord.typing_interval_seconds:
+        interval = self.ctx.settings.discord.typing_interval_seconds
+        last = max(self._typing_at.get(view.turn_id, -interval), self._shown_at)
+        if now - last < interval:
             return
         self._typing_at[view.turn_id] = now
         try:
             await self.ctx.rest.typing(self.channel_id)
         except DiscordError as e:
             self._log.debug("typing_failed", error=str(e))
+
+    def _mark(self, message_id: str) -> None:
+        now = time.monotonic()
+        self.clock.edited(message_id, now)
+        self._shown_at = now
 
     async def _wait_clock(self, message_id: str, wait: bool) -> bool:
         delay = self.clock.wait(message_id, time.monotonic())
@@ -345,12 +355,12 @@ class SessionRenderer:
             body["enforce_nonce"] = True
             sent = await self.ctx.rest.send_message(self.channel_id, body)
             view.activity_id = sent["id"]
-            self.clock.edited(sent["id"], time.monotonic())
+            self._mark(sent["id"])
         else:
             if not await self._wait_clock(view.activity_id, wait):
                 return
             await self.ctx.rest.edit_message(self.channel_id, view.activity_id, body)
-            self.clock.edited(view.activity_id, time.monotonic())
+            self._mark(view.activity_id)
         view.activity_shown = shown
         await self._save(view)
 
@@ -375,7 +385,7 @@ class SessionRenderer:
                     view.shown = view.shown[:index]
                     await self._save(view)
                     return await self._sync_answer(view, wait=wait)
-                self.clock.edited(message_id, time.monotonic())
+                self._mark(message_id)
                 view.shown[index] = chunk
             else:
                 sent = await self.ctx.rest.send_message(
@@ -389,7 +399,7 @@ class SessionRenderer:
                 )
                 view.messages.append(sent["id"])
                 view.shown.append(chunk)
-                self.clock.edited(sent["id"], time.monotonic())
+                self._mark(sent["id"])
             await self._save(view)
         for index in range(len(chunks), len(view.messages)):
             if view.shown[index] != "\u200b":

@@ -115,12 +115,22 @@ class GatewayService:
     async def start(self) -> None:
         s, creds = self.settings, self._credentials
         configure_endpoints(s.discord.api_base, s.discord.gateway_url)
-        self.redis = aioredis.Redis.from_url(
+        self.redis = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                s.redis.url,
+                username=creds.redis_username,
+                password=creds.redis_password,
+                decode_responses=True,
+                max_connections=64,
+                timeout=10,
+            )
+        )
+        self.stream_redis = aioredis.Redis.from_url(
             s.redis.url,
             username=creds.redis_username,
             password=creds.redis_password,
             decode_responses=True,
-            max_connections=1000,
+            max_connections=2000,
         )
         await self.redis.ping()
         space = KeySpace(s.provider, s.tenant, s.topic_root)
@@ -143,6 +153,7 @@ class GatewayService:
             settings=s,
             space=space,
             redis=self.redis,
+            stream_redis=self.stream_redis,
             rest=rest,
             sessions=sessions,
             tenant=tenant,
@@ -228,3 +239,5 @@ class GatewayService:
             await self.kube.close()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
+        with contextlib.suppress(Exception):
+            await self.stream_redis.aclose()
