@@ -25,6 +25,7 @@ from pydantic_core import PydanticUndefined
 SETTINGS = [
     ("cephalon-operator", "cephalon_operator.settings:OperatorSettings"),
     ("cephalon-model-gateway", "cephalon_gateway.model_access.settings:GatewaySettings"),
+    ("cephalon-runtime", "cephalon_runtime.settings:RuntimeSettings"),
 ]
 HEADER = """# Configuration
 

@@ -185,9 +185,7 @@ class TurnLoop:
         self.state.busy = True
         self.metrics.busy.set(1)
         self.state.touch()
-        self.state.progress = TurnProgress(
-            turn=self.state.turns + 1, step="started", message=message.payload.text[:100]
-        )
+        self.state.progress = TurnProgress(turn=self.state.turns + 1, step="started")
         self.heartbeat.poke()
         try:
             terminal = await self.run_turn(message, message.payload, turn_id)
