@@ -129,6 +129,40 @@ def add_control_routes(app: web.Application, emu: DiscordEmulator) -> None:
         )
         return message_payload(world, m)
 
+    async def member_roles(request: web.Request) -> Any:
+        body = await _json(request)
+        emu.set_member_roles(
+            int(request.match_info["guild_id"]),
+            int(request.match_info["user_id"]),
+            [int(r) for r in body.get("roles", [])],
+        )
+        return {"ok": True}
+
+    async def remove_member(request: web.Request) -> Any:
+        emu.remove_member(int(request.match_info["guild_id"]), int(request.match_info["user_id"]))
+        return {"ok": True}
+
+    async def edit_message(request: web.Request) -> Any:
+        body = await _json(request)
+        m = emu.edit_message(
+            int(request.match_info["message_id"]), int(body["user_id"]), str(body["content"])
+        )
+        return message_payload(world, m)
+
+    async def delete_message(request: web.Request) -> Any:
+        emu.delete_message(int(request.match_info["message_id"]), int(request.query["user_id"]))
+        return {"ok": True}
+
+    async def react(request: web.Request) -> Any:
+        body = await _json(request)
+        emu.react(
+            int(request.match_info["message_id"]),
+            str(body["emoji"]),
+            int(body["user_id"]),
+            add=bool(body.get("add", True)),
+        )
+        return {"ok": True}
+
     async def click(request: web.Request) -> Any:
         body = await _json(request)
         i = await emu.click_button(
@@ -240,7 +274,12 @@ def add_control_routes(app: web.Application, emu: DiscordEmulator) -> None:
         ("POST", "/guilds/{guild_id}/roles", create_role),
         ("POST", "/guilds/{guild_id}/members", add_member),
         ("POST", "/guilds/{guild_id}/channels", create_channel),
+        ("PUT", "/guilds/{guild_id}/members/{user_id}/roles", member_roles),
+        ("DELETE", "/guilds/{guild_id}/members/{user_id}", remove_member),
         ("POST", "/channels/{channel_id}/messages", post_message),
+        ("PATCH", "/channels/{channel_id}/messages/{message_id}", edit_message),
+        ("DELETE", "/channels/{channel_id}/messages/{message_id}", delete_message),
+        ("POST", "/channels/{channel_id}/messages/{message_id}/reactions", react),
         ("POST", "/interactions/button", click),
         ("POST", "/interactions/command", command),
         ("GET", "/interactions", interactions),
@@ -281,4 +320,5 @@ def _entry_json(e: TranscriptEntry) -> dict[str, Any]:
         "edits": e.edits,
         "visible_to": str(e.visible_to) if e.visible_to is not None else None,
         "loading": e.loading,
+        "reactions": e.reactions,
     }

@@ -263,6 +263,19 @@ class DiscordEmulator:
         self.add_member(guild_id, u, roles)
         return u
 
+    def set_member_roles(
+        self, guild_id: int, user: User | int, roles: Iterable[Role | int]
+    ) -> None:
+        """Replace a member's roles (GUILD_MEMBER_UPDATE; later interactions carry them)."""
+        uid = user.id if isinstance(user, User) else user
+        self.world.set_member_roles(
+            guild_id, uid, [r.id if isinstance(r, Role) else r for r in roles]
+        )
+
+    def remove_member(self, guild_id: int, user: User | int) -> None:
+        """The user leaves the guild (GUILD_MEMBER_REMOVE)."""
+        self.world.remove_member(guild_id, user.id if isinstance(user, User) else user)
+
     def set_bot_permissions(self, guild_id: int, permissions: int) -> None:
         self.world.set_role_permissions(guild_id, self.world.bot_role(guild_id).id, permissions)
 
@@ -690,12 +703,16 @@ class DiscordEmulator:
         )
 
     def interaction_summary(self, i: Interaction) -> dict[str, Any]:
+        """JSON-safe: snowflakes as strings (JavaScript loses precision past 2**53)."""
         out = asdict(i)
         for key in ("payload", "sent_body", "sent_headers"):
             out.pop(key)
-        return {
-            k: (str(v) if k.endswith("_id") and isinstance(v, int) else v) for k, v in out.items()
-        }
+        for key, value in out.items():
+            if (key == "id" or key.endswith("_id")) and isinstance(value, int):
+                out[key] = str(value)
+        out["followup_ids"] = [str(x) for x in i.followup_ids]
+        out["failed"] = i.failed
+        return out
 
 
 __all__ = ["ApiError", "DiscordEmulator", "new_bot_token"]

@@ -77,6 +77,7 @@ from cephalon_devkit.discord.payloads import (
     member_payload,
     message_payload,
     role_payload,
+    user_payload,
 )
 from cephalon_devkit.discord.permissions import Overwrite, OverwriteType
 from cephalon_devkit.discord.snowflakes import SnowflakeFactory
@@ -318,6 +319,28 @@ class World:
         data["guild_id"] = str(g.id)
         self._dispatch(Dispatch("GUILD_MEMBER_ADD", data, INTENT_GUILD_MEMBERS, guild_id=g.id))
         return m
+
+    def set_member_roles(self, guild_id: int, user_id: int, roles: Iterable[int]) -> Member:
+        g = self.guild(guild_id)
+        m = self.member(guild_id, user_id)
+        role_ids = list(roles)
+        for r in role_ids:
+            if r not in g.roles:
+                raise not_found(UNKNOWN_ROLE, "Role")
+        m.roles = role_ids
+        data: JsonObject = dict(member_payload(self, m))
+        data["guild_id"] = str(g.id)
+        self._dispatch(Dispatch("GUILD_MEMBER_UPDATE", data, INTENT_GUILD_MEMBERS, guild_id=g.id))
+        return m
+
+    def remove_member(self, guild_id: int, user_id: int) -> None:
+        g = self.guild(guild_id)
+        self.member(guild_id, user_id)
+        if user_id in (self.bot.id, g.owner_id):
+            raise DiscordEmulatorError("the bot and the owner stay in their guild")
+        del g.members[user_id]
+        data: JsonObject = {"guild_id": str(g.id), "user": dict(user_payload(self.users[user_id]))}
+        self._dispatch(Dispatch("GUILD_MEMBER_REMOVE", data, INTENT_GUILD_MEMBERS, guild_id=g.id))
 
     # --- channels -------------------------------------------------------------------
 
