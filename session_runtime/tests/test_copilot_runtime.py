@@ -109,6 +109,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
                     reset_seconds=600,
                     probe_interval_seconds=3600,
                     probe_timeout_seconds=2,
+                    startup_wait_seconds=1,
                 ),
                 workspace=WorkspaceSettings(path=workspace),
                 policy=PolicySettings(

@@ -24,6 +24,7 @@ from cephalon_devkit.redis_server import RedisServer
 from cephalon_runtime.attachments import StoredAttachment
 from cephalon_runtime.bus import FIELD, SessionKeys
 from cephalon_runtime.engine.base import EngineEvent, SessionConfig
+from cephalon_runtime.errors import EngineError
 from cephalon_runtime.runtime import SessionRuntime
 from cephalon_runtime.settings import (
     ApprovalSettings,
@@ -77,6 +78,8 @@ class FakeSession:
         self.emit("session.idle", aborted=False)
 
     async def send(self, prompt: str, attachments: list[StoredAttachment]) -> None:
+        if prompt == "crash the engine":
+            raise EngineError("the Copilot engine did not take the message: broken pipe")
         self.prompts.append(prompt)
         self.attachments.append(attachments)
         self.task = asyncio.create_task(self._run(prompt))
@@ -408,3 +411,13 @@ async def test_tenant_policy_change_is_picked_up(make_runtime: MakeRuntime, tmp_
     await setup.harness.wait(turn.turn_id)
     prompt = setup.session.prompts[-1]
     assert "Rule two." in prompt and prompt.endswith("go on"), "new policy reaches the model"
+
+
+async def test_a_dead_engine_fails_the_turn_then_the_runtime(make_runtime: MakeRuntime) -> None:
+    setup = await make_runtime()
+    turn = await setup.harness.turn("crash the engine")
+    (error,) = await setup.harness.wait(turn.turn_id)
+    assert error.payload.error.error_code == "PROVIDER_UNAVAILABLE"
+    await asyncio.wait_for(setup.runtime.failed.wait(), 5)
+    assert not setup.runtime.ready, "the process exits and the pod restarts it"
+    assert (await setup.harness.admin.xpending(setup.harness.keys.turns, "runtime"))["pending"] == 0

@@ -27,7 +27,12 @@ from cephalon_runtime.budgets import SessionUsage, TurnBudget, session_exhausted
 from cephalon_runtime.errors import McpCircuitOpenError, McpError
 from cephalon_runtime.events import EventMapper, plan_from_markdown
 from cephalon_runtime.health import HealthServer
-from cephalon_runtime.mcp_servers import CircuitBreaker, CircuitState, McpSupervisor
+from cephalon_runtime.mcp_servers import (
+    CircuitBreaker,
+    CircuitState,
+    McpSupervisor,
+    looks_like_outage,
+)
 from cephalon_runtime.metrics import RuntimeMetrics
 from cephalon_runtime.policy import PolicyManager, rebuild_tenant_tree
 from cephalon_runtime.settings import McpServerSetting, McpSettings, RuntimeSettings
@@ -113,7 +118,7 @@ def test_tool_call_and_result() -> None:
     assert done == [
         ToolResultSummary(call_id="c1", ok=True, summary="published to x", duration_ms=250)
     ]
-    assert m.finished_tool == ("ws-publish", True, "")
+    assert m.finished_tool == ("c1", "ws-publish", True, "")
 
 
 def test_refused_tool_result_carries_the_reason() -> None:
@@ -125,6 +130,21 @@ def test_refused_tool_result_carries_the_reason() -> None:
     )
     assert isinstance(result, ToolResultSummary)
     assert not result.ok and result.summary == "POLICY_APPROVAL_DENIED: bash was denied"
+
+
+def test_a_refusal_decided_before_the_call_id_was_known() -> None:
+    m = mapper()
+    m.unmatched_refusals["bash"] = ["MCP_CIRCUIT_OPEN: down"]
+    m.map("tool.execution_start", ns(tool_name="bash", tool_call_id="c9", arguments={}))
+    (result,) = m.map("tool.execution_complete", ns(tool_call_id="c9", success=True))
+    assert isinstance(result, ToolResultSummary)
+    assert not result.ok and result.summary == "MCP_CIRCUIT_OPEN: down"
+
+
+def test_outages_and_tool_errors_are_told_apart() -> None:
+    assert looks_like_outage("MCP error -32001: Request timed out")
+    assert looks_like_outage("fetch failed: connect ECONNREFUSED 127.0.0.1:8931")
+    assert not looks_like_outage("Error executing tool read_file: no such file")
 
 
 def test_intent_plan_usage_error_idle() -> None:

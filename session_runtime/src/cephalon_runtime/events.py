@@ -127,13 +127,15 @@ class EventMapper:
     started: dict[str, tuple[str, float]] = field(default_factory=dict)
     refusals: dict[str, str] = field(default_factory=dict)
     """call id → why the gate refused it (shown in the tool's result summary)."""
+    unmatched_refusals: dict[str, list[str]] = field(default_factory=dict)
+    """tool → refusals decided before the tool's call id was known."""
     usage: tuple[int, int] = (0, 0)
     """Tokens reported by the event just mapped (input, output)."""
     idle: bool = False
     aborted: bool = False
     failure: EngineFailure | None = None
-    finished_tool: tuple[str, bool, str] | None = None
-    """(tool, ok, error text) of the tool call the event just mapped finished."""
+    finished_tool: tuple[str, str, bool, str] | None = None
+    """(call id, tool, ok, error text) of the tool call the event just mapped finished."""
 
     @property
     def text(self) -> str:
@@ -211,6 +213,9 @@ class EventMapper:
             intent = str(_get(arguments, "intent") or "").strip()
             return [Action(intent=intent[:500])] if intent else []
         self.started[call_id] = (tool, self.clock())
+        early = self.unmatched_refusals.get(tool)
+        if early and call_id not in self.refusals:
+            self.refusals[call_id] = early.pop(0)
         return [
             ToolCall(
                 call_id=call_id[:128],
@@ -238,7 +243,7 @@ class EventMapper:
         refusal = self.refusals.get(call_id)
         if refusal is not None:
             ok, content = False, refusal
-        self.finished_tool = (tool, ok, "" if ok else content)
+        self.finished_tool = (call_id, tool, ok, "" if ok else content)
         summary = " ".join(content.split())
         return [
             ToolResultSummary(

@@ -6,18 +6,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 
 from .logs import configure_logging
 from .runtime import SessionRuntime
 from .settings import RuntimeSettings
 
 
-async def _serve(settings: RuntimeSettings) -> None:
+async def _serve(settings: RuntimeSettings) -> bool:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await SessionRuntime(settings).serve(stop)
+    return await SessionRuntime(settings).serve(stop)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.parse_args(argv)
     settings = RuntimeSettings()
     configure_logging(json=settings.log_json)
-    asyncio.run(_serve(settings))
+    if not asyncio.run(_serve(settings)):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ server configs); the runtime *also* connects with the ``mcp`` client, so that:
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -206,13 +207,12 @@ class McpSupervisor:
             log.info("mcp_health_changed", server=server, health=self.health()[server])
             self.on_change()
 
-    async def probe(self, name: str) -> None:
-        """``tools/list`` on one server; updates its health, tools and breaker."""
+    async def probe(self, name: str, *, count: bool = True) -> None:
+        """``tools/list`` on one server; updates its health and tools, and (with
+        ``count``) its breaker — an open circuit is only probed once it is half-open."""
         state = self.servers[name]
         breaker = state.breaker
-        if breaker.state is CircuitState.OPEN:
-            return
-        if breaker.state is CircuitState.HALF_OPEN and not breaker.allow():
+        if count and not breaker.allow():
             return
         before = self.health()
         try:
@@ -222,16 +222,31 @@ class McpSupervisor:
         except (Exception, TimeoutError) as e:  # any failure means "not healthy"
             state.healthy = False
             state.last_error = _describe(e)
-            breaker.record_failure()
+            if count:
+                breaker.record_failure()
         else:
             state.tools = tuple(sorted(t.name for t in listed.tools))
             state.healthy = True
             state.last_error = ""
-            breaker.record_success()
+            if count:
+                breaker.record_success()
         state.checked_at = self.clock()
         if before != self.health():
             log.info("mcp_health_changed", server=name, health=self.health()[name])
             self.on_change()
+
+    async def wait_until_healthy(self, timeout: float) -> None:
+        """At start-up: sidecars start alongside the runtime, and the CLI loads a
+        server's tools only when its session is created, so wait (up to ``timeout``)
+        until every server answers. These probes do not count against the circuits."""
+        deadline = self.clock() + timeout
+        while True:
+            waiting = [name for name, s in self.servers.items() if not s.healthy]
+            if not waiting or self.clock() >= deadline:
+                return
+            await asyncio.gather(*(self.probe(name, count=False) for name in waiting))
+            if any(not self.servers[name].healthy for name in waiting):
+                await asyncio.sleep(0.2)
 
     async def probe_all(self) -> None:
         await asyncio.gather(*(self.probe(name) for name in self.servers))
@@ -275,6 +290,19 @@ class McpSupervisor:
                 raise McpToolNotFoundError(server, tool)
             raise McpToolFailedError(server, tool, text[:300])
         return text
+
+
+_OUTAGE = re.compile(
+    r"econnrefused|econnreset|connect|timed? ?out|timeout|unavailable|unreachable|fetch failed"
+    r"|socket|network|\b50[234]\b|not connected|closed",
+    re.IGNORECASE,
+)
+
+
+def looks_like_outage(error: str) -> bool:
+    """Whether a failed tool call's error text says the server could not be reached
+    (which counts against its circuit), rather than that the tool itself failed."""
+    return bool(_OUTAGE.search(error))
 
 
 def _describe(e: BaseException) -> str:

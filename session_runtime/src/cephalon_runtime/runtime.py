@@ -90,6 +90,9 @@ class SessionRuntime:
         )
         self.loop: TurnLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.failed = asyncio.Event()
+        """Set when a part the runtime cannot work without died (the engine, Redis):
+        the process then exits non-zero and the pod restarts the container."""
 
     @property
     def ready(self) -> bool:
@@ -114,7 +117,9 @@ class SessionRuntime:
         result = self.policy.reload()
         self.state.policy_hash = self.policy.snapshot.hash
         self.state.mcp = {name: False for name in self.mcp.servers}
+        self.state.touch()
         self._tasks.append(asyncio.create_task(self.heartbeat.run(), name="heartbeat"))
+        await self.mcp.wait_until_healthy(self.settings.mcp.startup_wait_seconds)
         await self.mcp.probe_all()
         self._mcp_changed()
         await self.engine.start()
@@ -163,6 +168,7 @@ class SessionRuntime:
         if not task.cancelled() and task.exception() is not None:
             log.error("runtime_task_failed", task=task.get_name(), error=repr(task.exception()))
             self.state.ready = False
+            self.failed.set()
 
     async def _watch_policy(self) -> None:
         assert self.loop is not None
@@ -193,10 +199,18 @@ class SessionRuntime:
         await self.redis.aclose()
         await self.blobs.aclose()
 
-    async def serve(self, stop: asyncio.Event) -> None:
-        """Start, run until ``stop`` is set, stop."""
+    async def serve(self, stop: asyncio.Event) -> bool:
+        """Start, run until ``stop`` is set (or a vital part fails), stop.
+
+        Returns whether the runtime ended cleanly.
+        """
         try:
             await self.start()
-            await stop.wait()
+            stopped = asyncio.create_task(stop.wait())
+            failed = asyncio.create_task(self.failed.wait())
+            await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            failed.cancel()
+            return not self.failed.is_set()
         finally:
             await self.stop()

@@ -90,6 +90,9 @@ class McpSettings(BaseModel):
     """Consecutive failures that open a server's circuit."""
     reset_seconds: float = 30.0
     """How long an open circuit waits before one half-open probe."""
+    startup_wait_seconds: float = 30.0
+    """How long start-up waits for every server to answer (sidecars start with the runtime;
+    the CLI only loads the tools of servers that answer when its session is created)."""
 
 
 class WorkspaceSettings(BaseModel):

@@ -47,8 +47,9 @@ from .approvals import ApprovalBroker, GateDecision, ToolGate
 from .attachments import fetch_attachments
 from .budgets import SessionUsage, TurnBudget, session_exhausted
 from .bus import Delivery, EventPublisher, SessionBus
-from .engine.base import EngineEvent, EngineSession
+from .engine.base import UNMATCHED_CALL_PREFIX, EngineEvent, EngineSession
 from .errors import (
+    EngineError,
     McpError,
     ModelError,
     ModelNotAllowedError,
@@ -57,7 +58,7 @@ from .errors import (
 )
 from .events import EventMapper
 from .heartbeat import HeartbeatWriter, SessionState
-from .mcp_servers import McpSupervisor
+from .mcp_servers import McpSupervisor, looks_like_outage
 from .metrics import RuntimeMetrics
 from .policy import PolicyManager
 from .settings import RuntimeSettings
@@ -187,10 +188,13 @@ class TurnLoop:
         self.state.touch()
         self.state.progress = TurnProgress(turn=self.state.turns + 1, step="started")
         self.heartbeat.poke()
+        broken: EngineError | None = None
         try:
             terminal = await self.run_turn(message, message.payload, turn_id)
         except RuntimeFailure as e:
             terminal = ErrorEvent(error=e.to_envelope(message.trace_id))
+            if isinstance(e, EngineError) and not isinstance(e, ModelError):
+                broken = e  # the engine itself is gone: finish this turn, then give up
         except Exception as e:  # a bug: still finish the turn, never leave it hanging
             log.exception("turn_crashed")
             terminal = ErrorEvent(
@@ -220,6 +224,8 @@ class TurnLoop:
         self.state.touch()
         self.heartbeat.poke()
         structlog.contextvars.unbind_contextvars("trace_id", "turn_id")
+        if broken is not None:
+            raise broken
 
     # ------------------------------------------------------------------ control
 
@@ -378,10 +384,12 @@ class TurnLoop:
                 self.metrics.tokens.labels("output").inc(mapper.usage[1])
                 self.state.usage = self.session_usage.as_usage()
             if mapper.finished_tool is not None:
-                tool, ok, error = mapper.finished_tool
+                call_id, tool, ok, error = mapper.finished_tool
                 split = self.mcp.split_tool(tool)
-                if split is not None and tool not in mapper.refusals.values():
-                    self.mcp.record(split[0], ok, error)
+                if split is not None and call_id not in mapper.refusals:
+                    # a tool that answered with an error is no outage of its server
+                    if ok or looks_like_outage(error):
+                        self.mcp.record(split[0], ok, error)
             if stop is None and (over := budget.exceeded()) is not None:
                 turn.signal(StopSignal(over))
             if not mapper.idle:
@@ -454,7 +462,12 @@ class TurnLoop:
         ).inc()
         if not decision.allow:
             code = decision.error.code.value if decision.error else "POLICY_DENIED"
-            turn.mapper.refusals[call_id] = f"{code}: {decision.reason}"
+            refusal = f"{code}: {decision.reason}"
+            if call_id.startswith(UNMATCHED_CALL_PREFIX):
+                # the engine could not tell the call id: match the refusal by tool name
+                turn.mapper.unmatched_refusals.setdefault(tool, []).append(refusal)
+            else:
+                turn.mapper.refusals[call_id] = refusal
             log.info("tool_refused", tool=tool, call_id=call_id, reason=decision.reason)
             if decision.stop_turn and decision.error is not None:
                 turn.signal(StopSignal(decision.error))

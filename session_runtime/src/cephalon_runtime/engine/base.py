@@ -15,6 +15,9 @@ from typing import Any, Protocol
 from ..approvals import GateDecision
 from ..attachments import StoredAttachment
 
+#: Call ids an engine makes up when it cannot tell which call a question is about.
+UNMATCHED_CALL_PREFIX = "unmatched-"
+
 Gate = Callable[[str, Any, str], Awaitable[GateDecision]]
 """``gate(tool, arguments, call_id)`` → allow or refuse (with a reason)."""
 

@@ -44,7 +44,7 @@ from copilot.session_events import PermissionRequest, SessionEvent
 from ..attachments import StoredAttachment
 from ..errors import EngineError
 from ..events import plan_from_markdown
-from .base import EngineEvent, Gate, SessionConfig
+from .base import UNMATCHED_CALL_PREFIX, EngineEvent, Gate, SessionConfig
 
 log = structlog.get_logger("cephalon_runtime.engine.copilot")
 
@@ -143,7 +143,7 @@ class CopilotEngineSession:
             call_id = pending.popleft()
         else:
             self._hook_calls += 1
-            call_id = f"hook-{self._hook_calls}"
+            call_id = f"{UNMATCHED_CALL_PREFIX}hook-{self._hook_calls}"
         decision = await self._gate(tool, hook.get("toolArgs"), call_id)
         if decision.allow:
             return {"permissionDecision": "allow"}
@@ -170,7 +170,7 @@ class CopilotEngineSession:
                 )
                 if v is not None
             }
-        call_id = getattr(request, "tool_call_id", None) or f"perm-{id(request)}"
+        call_id = getattr(request, "tool_call_id", None) or f"{UNMATCHED_CALL_PREFIX}{id(request)}"
         decision = await self._gate(tool, arguments, str(call_id))
         if decision.allow:
             return PermissionDecisionApproveOnce()
