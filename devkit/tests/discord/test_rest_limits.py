@@ -14,7 +14,7 @@ import discord
 import pytest
 
 from cephalon_devkit.discord import BucketRule, DiscordEmulator, DiscordLimits, permissions
-from cephalon_devkit.discord.errors import MAX_GUILD_CHANNELS, MISSING_PERMISSIONS
+from cephalon_devkit.discord.errors import MAX_GUILD_CHANNELS, MISSING_PERMISSIONS, ApiError
 
 from .conftest import fast_limits
 
@@ -292,3 +292,21 @@ async def test_invalid_requests_are_counted_until_a_cloudflare_ban(
     finally:
         await client.close()
     assert emu.requests[-1].rate_limit_scope == "cloudflare"
+
+
+async def test_oversized_upload_is_413_40005(make_discord_emulator, rest_client: MakeClient):
+    emu = await make_discord_emulator(limits=fast_limits(upload_max_bytes=1024))
+    guild = emu.create_guild("duck")
+    lobby = emu.create_channel(guild.id, "lobby")
+    channel = await text_channel(await rest_client(emu), lobby.id)
+    with pytest.raises(discord.HTTPException) as err:
+        await channel.send(file=discord.File(io.BytesIO(b"x" * 2048), "big.bin"))
+    assert (err.value.status, err.value.code) == (413, 40005)
+    with pytest.raises(discord.HTTPException) as err:  # past what the server reads at all
+        await channel.send(file=discord.File(io.BytesIO(b"x" * 20_000), "huge.bin"))
+    assert (err.value.status, err.value.code) == (413, 40005)
+    with pytest.raises(ApiError) as too_big:  # a user cannot upload it either
+        emu.post_message(
+            lobby.id, emu.world.guilds[guild.id].owner_id, "", files=[("big.bin", b"x" * 2048)]
+        )
+    assert too_big.value.code == 40005

@@ -11,6 +11,7 @@ request and call :class:`~cephalon_devkit.discord.state.World` or
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -369,6 +370,9 @@ class RestApi:
             return web.Response(status=429, text=CLOUDFLARE_BAN_HTML, content_type="text/html")
         try:
             body, uploads = await read_body(request)
+        except web.HTTPRequestEntityTooLarge:
+            rec.error_code = 40005
+            return json_response(413, {"message": "Request entity too large", "code": 40005})
         except ValueError:
             rec.error_code = 50109
             return json_response(
@@ -378,7 +382,9 @@ class RestApi:
         rec.files = len(uploads)
         reason = request.headers.get("X-Audit-Log-Reason")
         rec.audit_log_reason = unquote(reason) if reason else None
-        if route.auth and request.headers.get("Authorization") != f"Bot {self._bot_token()}":
+        if route.auth and not hmac.compare_digest(
+            request.headers.get("Authorization", "").encode(), f"Bot {self._bot_token()}".encode()
+        ):
             err = unauthorized()
             rec.error_code = err.code
             return json_response(err.status, err.body())
