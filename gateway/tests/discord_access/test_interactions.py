@@ -56,3 +56,17 @@ async def test_deferred_ack_then_followup_and_dedupe(world: World) -> None:
     await emu.wait_for(lambda: True)
     edits = [r for r in emu.requests[before:] if r.route == "edit_webhook_message"]
     assert edits == []
+
+
+async def test_health_readiness_and_metrics(world: World) -> None:
+    import httpx
+
+    await world.setup_cluster()
+    gateway = await world.start_gateway()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}") as http:
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/readyz")).json() == {"status": "ready"}
+        await world.emu.ping_endpoint()
+        metrics = (await http.get("/metrics")).text
+    assert 'cephalon_discord_interactions_total{outcome="pong",type="ping"} 1.0' in metrics
+    assert "cephalon_discord_requests_total" in metrics

@@ -138,6 +138,9 @@ async def test_approval_only_owner_decides_and_error_shows_trace(world: World) -
         ),
     )
     card = await emu.wait_for_message(channel, lambda m: bool(m.components) and bool(m.embeds))
+    # The turn is running: the channel shows "typing…".
+    await eventually(lambda: bool(emu.requests_for("typing")))
+    assert emu.requests_for("typing")[0].path.endswith(f"/channels/{channel}/typing")
     emu.world.put_overwrite(
         channel,
         world.guild.owner_id,

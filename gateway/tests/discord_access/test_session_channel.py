@@ -143,4 +143,8 @@ async def test_commands_set_overrides_ask_and_end(world: World) -> None:
         lambda: world.gateways[-1].service.ctx.sessions.get(record.name).phase.value == "Ended"
     )  # type: ignore[union-attr]
     assert len([m for m in emu.messages(channel) if "Turns:" in m.content]) == 1
+    # After the retention the channel is deleted (the janitor runs this periodically).
+    lifecycle = world.gateways[-1].service.lifecycle
+    assert await lifecycle.expire_channels(now=10**12) == [record.channel_id]
+    assert channel not in emu.world.channels
     assert json.loads(json.dumps(obj))  # the object is plain JSON

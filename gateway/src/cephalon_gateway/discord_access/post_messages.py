@@ -40,7 +40,7 @@ class PostMessageExecutor:
     async def run(self) -> None:
         redis = self.ctx.redis
         await ensure_group(redis, self.stream, GROUP)
-        me = self.ctx.settings.pod_name
+        me = self.ctx.settings.replica
         cursor = "0"
         while True:
             if cursor == ">":

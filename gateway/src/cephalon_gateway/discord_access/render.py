@@ -303,6 +303,8 @@ class SessionRenderer:
             if view.done or view.final:
                 continue
             try:
+                if view.turn_id not in self._typing_at:  # the turn just started
+                    await self._typing(view)
                 await self._sync_answer(view, wait=False)
                 await self._sync_activity(view, wait=False)
                 await self._typing(view)
@@ -314,13 +316,15 @@ class SessionRenderer:
                 self.ctx.metrics.render_failures.labels(event="response_delta").inc()
 
     async def _typing(self, view: TurnView) -> None:
-        """Show "typing…" while the turn runs quietly: a visible update already tells
-        the user the agent is working, so typing is sent only when nothing was posted
-        or edited for a typing interval (it costs a request from the shared budget)."""
+        """Show "typing…" when a turn starts and while it runs quietly: a visible update
+        already tells the user the agent is working, so later typing is sent only when
+        nothing was posted or edited for a typing interval (each costs a request from
+        the shared budget)."""
         now = time.monotonic()
         interval = self.ctx.settings.discord.typing_interval_seconds
+        started = view.turn_id in self._typing_at
         last = max(self._typing_at.get(view.turn_id, -interval), self._shown_at)
-        if now - last < interval:
+        if started and now - last < interval:
             return
         self._typing_at[view.turn_id] = now
         try:
@@ -484,7 +488,7 @@ class RenderManager:
             await self.stop()
 
     async def tick(self) -> None:
-        me = self.ctx.settings.pod_name
+        me = self.ctx.settings.replica
         wanted = {s.name: s for s in self.ctx.sessions.all()}
         for session_id, task in list(self.tasks.items()):
             if task.done():
@@ -526,7 +530,7 @@ class RenderManager:
                 continue
             try:
                 await self._release(
-                    keys=[self._lease_key(session_id)], args=[self.ctx.settings.pod_name]
+                    keys=[self._lease_key(session_id)], args=[self.ctx.settings.replica]
                 )
             except Exception:  # Redis may already be gone at shutdown
                 pass

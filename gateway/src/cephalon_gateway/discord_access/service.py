@@ -75,7 +75,10 @@ class DiscordClient(discord.Client):
     """discord.py's client, for the gateway WebSocket and the HTTP session."""
 
     def __init__(
-        self, on_message: Callable[[discord.Message], Awaitable[None]], **options: Any
+        self,
+        on_message: Callable[[discord.Message], Awaitable[None]],
+        on_guild: Callable[[str], Awaitable[None]],
+        **options: Any,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
@@ -83,9 +86,16 @@ class DiscordClient(discord.Client):
         intents.message_content = True
         super().__init__(intents=intents, **options)
         self._handle_message = on_message
+        self._handle_guild = on_guild
 
     async def on_message(self, message: discord.Message) -> None:
         await self._handle_message(message)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self._handle_guild(str(guild.id))
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self._handle_guild(str(guild.id))
 
 
 class GatewayService:
@@ -140,7 +150,9 @@ class GatewayService:
             global_rate=s.discord.global_rate_per_second,
             channel_rate=s.discord.channel_rate_per_second,
         )
-        self.client = DiscordClient(self._on_message, http_trace=make_trace(limiter, self.metrics))
+        self.client = DiscordClient(
+            self._on_message, self._on_guild, http_trace=make_trace(limiter, self.metrics)
+        )
         await self.client.login(creds.bot_token)
         assert self.client.user is not None
         rest = DiscordRest(self.client.http, limiter, creds.app_id)
@@ -193,6 +205,19 @@ class GatewayService:
                     await sync_commands(ctx, guild_id)
                 except DiscordError as e:
                     log.error("command_sync_failed", guild_id=guild_id, error=str(e))
+
+    async def _on_guild(self, guild_id: str) -> None:
+        """A guild the bot is in: register the session commands there when the tenant
+        does not list its guilds (allowed guilds are synced at start-up)."""
+        ctx = self.ctx
+        if ctx is None or not self.settings.discord.sync_commands:
+            return
+        if ctx.tenant.spec.allow.guilds:
+            return
+        try:
+            await sync_commands(ctx, guild_id)
+        except DiscordError as e:
+            log.error("command_sync_failed", guild_id=guild_id, error=str(e))
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         async def guarded() -> None:

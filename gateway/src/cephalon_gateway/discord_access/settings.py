@@ -14,26 +14,35 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
 
 
 class RedisSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     url: str = "redis://cephalon-redis.cephalon-system.svc:6379/0"
     """Redis for streams, dedupe, render state and the shared rate limiter."""
     username_file: Path | None = None
+    """File with the gateway's Redis username (confined to the tenant's keys)."""
     password_file: Path | None = None
+    """File with the gateway's Redis password."""
 
 
 class HttpSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     host: str = "0.0.0.0"
+    """Address the HTTP server binds."""
     port: int = 8080
     """Port of /discord/interactions, /healthz, /readyz and /metrics."""
 
 
 class DiscordSettings(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     token_file: Path | None = None
     """The bot token (a mounted Secret)."""
     public_key_file: Path | None = None
@@ -49,7 +58,9 @@ class DiscordSettings(BaseModel):
     channel_rate_per_second: float = Field(default=4.0, gt=0)
     """Fair share per channel when many channels compete for the global budget."""
     guild_channel_limit: int = 500
+    """Discord's channels-per-guild cap."""
     category_channel_limit: int = 50
+    """Discord's channels-per-category cap."""
     channel_cap_margin: int = 5
     """Refuse new session channels this many channels before Discord's caps."""
     channel_retention_seconds: int = Field(default=7 * 24 * 3600, ge=0)
@@ -59,6 +70,7 @@ class DiscordSettings(BaseModel):
     edit_interval_seconds: float = Field(default=1.0, gt=0)
     """At most one edit per message per this interval while an answer streams."""
     typing_interval_seconds: float = 8.0
+    """Send "typing…" after this long without a visible update while a turn runs."""
     attachment_ttl_seconds: int = 24 * 3600
     """Lifetime of stored attachment blobs."""
     interaction_token_seconds: float = 14 * 60
@@ -70,23 +82,37 @@ class DiscordSettings(BaseModel):
 
 
 class GatewaySettings(BaseSettings):
+    """Everything ``cephalon-gateway`` reads from its environment (one tenant's Discord
+    gateway; the tenant's allow rules, quotas and limits come from its ProviderTenant)."""
+
     model_config = SettingsConfigDict(
-        env_prefix="CEPHALON_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="CEPHALON_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        use_attribute_docstrings=True,
     )
 
     provider: str = "discord"
+    """Chat provider of the tenant."""
     tenant: str = "default"
+    """Tenant name within the provider."""
     topic_root: str = "promethean"
+    """Root of every topic and Redis key."""
     tenant_resource: str | None = None
     """Name of the ProviderTenant to read (default ``<provider>-<tenant>``)."""
     session_namespace: str | None = None
     """Namespace of the tenant's AgentSessions (default ``cephalon-<provider>-<tenant>``)."""
-    pod_name: str = Field(default_factory=socket.gethostname)
-    """This replica's name (Redis consumer name)."""
+    pod_name: str = ""
+    """This replica's name (Redis consumer and lease owner); default: the host name."""
     redis: RedisSettings = Field(default_factory=RedisSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     log_json: bool = True
+    """JSON logs (as in the cluster); false for readable console logs."""
+
+    @property
+    def replica(self) -> str:
+        return self.pod_name or socket.gethostname()
 
     @property
     def tenant_resource_name(self) -> str:
