@@ -24,6 +24,7 @@ from pydantic_core import PydanticUndefined
 #: (console script, "module:Class") of every component that has settings.
 SETTINGS = [
     ("cephalon-operator", "cephalon_operator.settings:OperatorSettings"),
+    ("cephalon-gateway", "cephalon_gateway.discord_access.settings:GatewaySettings"),
     ("cephalon-model-gateway", "cephalon_gateway.model_access.settings:GatewaySettings"),
     ("cephalon-runtime", "cephalon_runtime.settings:RuntimeSettings"),
 ]
