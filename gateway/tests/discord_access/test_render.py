@@ -3,6 +3,7 @@ gateway killed mid-stream."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -204,3 +205,31 @@ async def test_gateway_killed_mid_stream_posts_the_final_once(world: World) -> N
     msgs = answer_messages(world, channel, existing)
     assert unfence([m.content for m in msgs]) == text
     assert len(msgs) == len({m.content for m in msgs})  # nothing posted twice
+
+
+async def test_two_replicas_make_one_turn_and_render_once(world: World) -> None:
+    await world.setup_cluster()
+    await world.start_gateway("gw-a")
+    record = await world.start_session()
+    second = await world.start_gateway("gw-b")
+    await world.emu.wait_for_gateway(2)
+    await eventually(lambda: second.service.ctx.sessions.get(record.name) is not None)  # type: ignore[union-attr]
+    channel = int(record.channel_id)
+    existing = {m.id for m in world.emu.messages(channel)}
+    world.emu.post_message(channel, world.owner, "hello both")
+    await eventually(lambda: world.admin.xlen(world.space.turns(record.name)))
+    await asyncio.sleep(0.5)
+    assert len(await world.turns(record.name)) == 1
+    assert await world.admin.xlen(world.space.social_created) == 1
+    turn = new_id()
+    await stream(world, record.name, turn, "answer " * 50, step=50)
+    await world.write_event(
+        record.name, turn, Final(status=FinalStatus.COMPLETED, text="answer " * 50)
+    )
+    await eventually(
+        lambda: (
+            "".join(m.content for m in answer_messages(world, channel, existing)) == "answer " * 50
+        )
+    )
+    await asyncio.sleep(0.5)
+    assert len(answer_messages(world, channel, existing)) == 1

@@ -12,6 +12,7 @@ Every error raised here derives from :class:`GatewayError` and carries the
     │   ├── AttachmentTooLarge          larger than the tenant's max_bytes
     │   └── AttachmentTypeNotAllowed    MIME type outside the tenant's allowlist
     ├── SessionNotFound                 no session belongs to the channel
+    ├── ExpiredError                    an approval expired or was already decided
     ├── KubeError                       the Kubernetes API answered with an error
     │   ├── NotFound                    404
     │   ├── AlreadyExists               409 AlreadyExists
@@ -68,6 +69,10 @@ class AttachmentTypeNotAllowed(AttachmentError):
 
 class SessionNotFound(GatewayError):
     """No session belongs to this channel (or it is already gone)."""
+
+
+class ExpiredError(GatewayError):
+    """The thing clicked is no longer actionable (expired or already decided)."""
 
 
 class KubeError(GatewayError):

@@ -23,7 +23,7 @@ from .commands import Commands, parse_invocation
 from .context import GatewayContext
 from .custom_ids import parse_custom_id
 from .embeds import approval_embed
-from .errors import DiscordError, GatewayError, SignatureError
+from .errors import DiscordError, ExpiredError, GatewayError, SignatureError
 from .followups import Responder
 from .lifecycle import Lifecycle
 from .payloads import (
@@ -159,9 +159,12 @@ class InteractionHandler:
         record = self.ctx.sessions.get(session_id)
         assert record is not None
         key = self.ctx.space.gateway(f"approval.{session_id}.{request_id}")
+        meta = await hgetall(self.ctx.redis, key)
+        if float(meta.get("expires_at") or "inf") < time.time():
+            raise ExpiredError("This request expired, so the tool call was denied.")
         claimed = await hsetnx(self.ctx.redis, key, "decided", actor.user_id)
         if not claimed:
-            return
+            raise ExpiredError("This request was already decided.")
         await send_decision(self.ctx, record, actor, request_id, approved)
         meta = await hgetall(self.ctx.redis, key)
         if meta.get("message"):

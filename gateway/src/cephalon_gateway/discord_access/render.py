@@ -448,6 +448,7 @@ class SessionRenderer:
                 "risk": request.risk.value,
                 "arguments": request.arguments_summary,
                 "reason": request.reason,
+                "expires_at": str(request.expires_at.timestamp()),
             },
         )
         await self.ctx.redis.expire(key, 7 * 24 * 3600)
