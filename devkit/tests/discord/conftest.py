@@ -64,6 +64,7 @@ async def connect_bot(
         *,
         intents: discord.Intents | None = None,
         client: discord.Client | None = None,
+        token: str | None = None,
         **kwargs: Any,
     ) -> discord.Client:
         point_discord_py(e)
@@ -73,7 +74,7 @@ async def connect_bot(
                 intents.message_content = True
             kwargs.setdefault("guild_ready_timeout", 0.05)
             client = discord.Client(intents=intents, **kwargs)
-        await client.login(e.bot_token)
+        await client.login(token or e.bot_token)
         task = asyncio.create_task(client.connect(reconnect=True))
         clients.append((client, task))
         await asyncio.wait_for(client.wait_until_ready(), 10)

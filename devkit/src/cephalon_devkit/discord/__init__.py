@@ -13,11 +13,12 @@ from cephalon_devkit.discord.limits import BucketRule, DiscordLimits
 from cephalon_devkit.discord.recording import RecordedDispatch, RecordedRequest
 from cephalon_devkit.discord.rest import Fault
 from cephalon_devkit.discord.server import DiscordEmulator, new_bot_token
-from cephalon_devkit.discord.state import Channel, Guild, Message, Role, User
+from cephalon_devkit.discord.state import Application, Channel, Guild, Message, Role, User
 from cephalon_devkit.discord.transcript import Button, TranscriptEntry
 
 __all__ = [
     "ApiError",
+    "Application",
     "BucketRule",
     "Button",
     "Channel",

@@ -30,15 +30,18 @@ _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 
 class CommandRegistry:
-    def __init__(self, limits: DiscordLimits, ids: SnowflakeFactory, application_id: int) -> None:
+    def __init__(self, limits: DiscordLimits, ids: SnowflakeFactory) -> None:
         self.limits = limits
         self._ids = ids
-        self._application_id = application_id
         self.commands: dict[int, Command] = {}
-        self._creates: dict[int | None, list[float]] = {}
+        self._creates: dict[tuple[int, int | None], list[float]] = {}
 
-    def commands_for(self, guild_id: int | None) -> list[Command]:
-        return [c for c in self.commands.values() if c.guild_id == guild_id]
+    def commands_for(self, app_id: int, guild_id: int | None) -> list[Command]:
+        return [
+            c
+            for c in self.commands.values()
+            if c.application_id == app_id and c.guild_id == guild_id
+        ]
 
     def _check_command(self, body: Mapping[str, Any]) -> None:
         name = body.get("name")
@@ -61,21 +64,23 @@ class CommandRegistry:
         if len(body.get("options") or []) > 25:
             raise invalid_form({"options": too_long(25)})
 
-    def upsert(self, guild_id: int | None, body: Mapping[str, Any]) -> tuple[Command, bool]:
+    def upsert(
+        self, app_id: int, guild_id: int | None, body: Mapping[str, Any]
+    ) -> tuple[Command, bool]:
         """Create or replace the command with this name and type; (command, created)."""
         self._check_command(body)
         ctype = int(body.get("type") or 1)
-        for c in self.commands_for(guild_id):
+        for c in self.commands_for(app_id, guild_id):
             if c.name == body["name"] and c.type == ctype:
                 before = command_payload(c)
                 self._fill_command(c, body)
                 if command_payload(c) != before:
                     c.version = self._ids.next()
                 return c, False
-        self._count_create(guild_id)
+        self._count_create((app_id, guild_id))
         c = Command(
             id=self._ids.next(),
-            application_id=self._application_id,
+            application_id=app_id,
             guild_id=guild_id,
             name=str(body["name"]),
             description="",
@@ -87,7 +92,7 @@ class CommandRegistry:
         self.commands[c.id] = c
         return c, True
 
-    def _count_create(self, scope: int | None) -> None:
+    def _count_create(self, scope: tuple[int, int | None]) -> None:
         now = time.monotonic()
         window = self.limits.command_creates_window
         stamps = [t for t in self._creates.get(scope, []) if now - t < window]
@@ -121,7 +126,7 @@ class CommandRegistry:
             )
         }
 
-    def bulk_overwrite(self, guild_id: int | None, bodies: Any) -> list[Command]:
+    def bulk_overwrite(self, app_id: int, guild_id: int | None, bodies: Any) -> list[Command]:
         if not isinstance(bodies, list):
             raise invalid_form(
                 {"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Must be an array."}]}
@@ -132,20 +137,27 @@ class CommandRegistry:
             except ApiError as e:
                 raise invalid_form({str(i): e.errors or {}}) from e
         names = {(b["name"], int(b.get("type") or 1)) for b in bodies}
-        for c in self.commands_for(guild_id):
+        for c in self.commands_for(app_id, guild_id):
             if (c.name, c.type) not in names:
                 del self.commands[c.id]
-        return [self.upsert(guild_id, b)[0] for b in bodies]
+        return [self.upsert(app_id, guild_id, b)[0] for b in bodies]
 
-    def delete(self, guild_id: int | None, command_id: int) -> None:
+    def delete(self, app_id: int, guild_id: int | None, command_id: int) -> None:
         c = self.commands.get(command_id)
-        if c is None or c.guild_id != guild_id:
+        if c is None or c.guild_id != guild_id or c.application_id != app_id:
             raise not_found(UNKNOWN_COMMAND, "application command")
         del self.commands[command_id]
 
-    def find(self, guild_id: int | None, name: str) -> Command | None:
+    def find(self, guild_id: int | None, name: str, app_id: int | None = None) -> Command | None:
+        """The chat-input command ``name`` a user in ``guild_id`` can run: a guild
+        command before a global one; from ``app_id`` or any application."""
         for scope in (guild_id, None):
-            for c in self.commands_for(scope):
-                if c.name == name and c.type == 1:
+            for c in self.commands.values():
+                if (
+                    c.guild_id == scope
+                    and c.name == name
+                    and c.type == 1
+                    and (app_id is None or c.application_id == app_id)
+                ):
                     return c
         return None

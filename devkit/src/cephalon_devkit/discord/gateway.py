@@ -67,6 +67,8 @@ KNOWN_INTENTS = (1 << 26) - 1
 @dataclass
 class GatewaySession:
     id: str
+    bot_id: int
+    """The bot (= application id) this session belongs to."""
     intents: int
     shard: tuple[int, int] | None
     seq: int = 0
@@ -86,14 +88,12 @@ class Gateway:
         world: World,
         limits: DiscordLimits,
         *,
-        check_token: Callable[[str], bool],
         resume_url: Callable[[], str],
         record: Callable[[RecordedDispatch], None],
         allowed_privileged_intents: int = PRIVILEGED_INTENTS,
     ) -> None:
         self.world = world
         self.limits = limits
-        self._check_token = check_token
         self._resume_url = resume_url
         self._record = record
         self.allowed_privileged_intents = allowed_privileged_intents
@@ -104,9 +104,8 @@ class Gateway:
         self.close_codes: list[int] = []
         """Codes the emulator closed connections with (4004, 4014, ...)."""
         self._sockets: set[web.WebSocketResponse] = set()
-        self._identifies: deque[float] = deque()
-        self.session_starts = 0
-        """Accepted IDENTIFYs (Discord's daily ``session_start_limit`` counts these)."""
+        self._identifies: dict[int, deque[float]] = {}
+        self._starts: dict[int, int] = {}
         self.identify_refusals = 0
         """IDENTIFYs answered with op 9 for exceeding ``max_concurrency``."""
         self._changed = asyncio.Condition()
@@ -122,21 +121,36 @@ class Gateway:
             if data is not None:
                 self._enqueue(s, d.event, data)
 
+    @property
+    def session_starts(self) -> int:
+        """Accepted IDENTIFYs of all bots (Discord's daily ``session_start_limit``
+        counts these per bot: :meth:`session_starts_for`)."""
+        return sum(self._starts.values())
+
+    def session_starts_for(self, bot_id: int) -> int:
+        return self._starts.get(bot_id, 0)
+
     def _shape_for(self, s: GatewaySession, d: Dispatch) -> JsonObject | None:
         if not s.intents & d.intent:
+            return None
+        if d.only_bot_id is not None and d.only_bot_id != s.bot_id:
+            return None
+        guild = self.world.guilds.get(d.guild_id) if d.guild_id is not None else None
+        if guild is not None and s.bot_id not in guild.members:
             return None
         if s.shard is not None and d.guild_id is not None:
             shard_id, count = s.shard
             if (d.guild_id >> 22) % count != shard_id:
                 return None
         if d.event.startswith("MESSAGE_") and d.channel_id in self.world.channels:
-            if not self.world.can_view(d.channel_id, self.world.bot.id):
+            if not self.world.can_view(d.channel_id, s.bot_id):
                 return None
         data = d.data
         if (
             d.content_gated
             and not s.intents & INTENT_MESSAGE_CONTENT
-            and self.world.bot.id not in d.mentioned_ids
+            and d.author_id != s.bot_id
+            and s.bot_id not in d.mentioned_ids
         ):
             data = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
         if d.event == "GUILD_CREATE" and d.guild_id in self.world.guilds:
@@ -145,6 +159,8 @@ class Gateway:
                     self.world,
                     self.world.guilds[d.guild_id],
                     include_members=bool(s.intents & INTENT_GUILD_MEMBERS),
+                    bot_id=s.bot_id,
+                    joined=d.only_bot_id is not None,
                 )
             )
         return data
@@ -326,7 +342,8 @@ class Gateway:
                 return
 
     async def _identify(self, ws: web.WebSocketResponse, data: Any) -> GatewaySession | None:
-        if not isinstance(data, dict) or not self._token_ok(data.get("token")):
+        bot_id = self._bot_for(data.get("token")) if isinstance(data, dict) else None
+        if bot_id is None:
             await self._close(ws, CLOSE_AUTHENTICATION_FAILED, "Authentication failed.")
             return None
         intents = data.get("intents")
@@ -347,30 +364,35 @@ class Gateway:
                 await self._close(ws, CLOSE_INVALID_SHARD, "Invalid shard.")
                 return None
         now = time.monotonic()
-        while self._identifies and now - self._identifies[0] >= self.limits.identify_window:
-            self._identifies.popleft()
-        if len(self._identifies) >= self.limits.identify_max_concurrency:
+        recent = self._identifies.setdefault(bot_id, deque())
+        while recent and now - recent[0] >= self.limits.identify_window:
+            recent.popleft()
+        if len(recent) >= self.limits.identify_max_concurrency:
             self.identify_refusals += 1
             await ws.send_str(json.dumps({"op": OP_INVALID_SESSION, "d": False}))
             return None
-        if self.session_starts >= self.limits.session_start_limit:
+        if self.session_starts_for(bot_id) >= self.limits.session_start_limit:
             await self._close(ws, CLOSE_AUTHENTICATION_FAILED, "Authentication failed.")
             return None
-        self._identifies.append(now)
-        self.session_starts += 1
-        s = GatewaySession(id=secrets.token_hex(16), intents=intents, shard=shard)
+        recent.append(now)
+        self._starts[bot_id] = self.session_starts_for(bot_id) + 1
+        s = GatewaySession(id=secrets.token_hex(16), bot_id=bot_id, intents=intents, shard=shard)
         s.queue = asyncio.Queue()
         self.sessions[s.id] = s
         world = self.world
-        guild_ids = [g for g in world.guilds if shard is None or (g >> 22) % shard[1] == shard[0]]
+        guild_ids = [
+            g
+            for g, guild in world.guilds.items()
+            if bot_id in guild.members and (shard is None or (g >> 22) % shard[1] == shard[0])
+        ]
         ready: JsonObject = {
             "v": 10,
-            "user": {**user_payload(world.bot), "verified": True, "mfa_enabled": False},
+            "user": {**user_payload(world.users[bot_id]), "verified": True, "mfa_enabled": False},
             "guilds": [{"id": str(g), "unavailable": True} for g in guild_ids],
             "session_id": s.id,
             "session_type": "normal",
             "resume_gateway_url": self._resume_url(),
-            "application": {"id": str(world.application_id), "flags": 0},
+            "application": {"id": str(bot_id), "flags": 0},
             "private_channels": [],
             "relationships": [],
             "presences": [],
@@ -390,7 +412,10 @@ class Gateway:
                     "GUILD_CREATE",
                     dict(
                         guild_create_payload(
-                            world, g, include_members=bool(intents & INTENT_GUILD_MEMBERS)
+                            world,
+                            g,
+                            include_members=bool(intents & INTENT_GUILD_MEMBERS),
+                            bot_id=bot_id,
                         )
                     ),
                 )
@@ -398,11 +423,14 @@ class Gateway:
         return s
 
     async def _resume(self, ws: web.WebSocketResponse, data: Any) -> GatewaySession | None:
-        if not isinstance(data, dict) or not self._token_ok(data.get("token")):
+        bot_id = self._bot_for(data.get("token")) if isinstance(data, dict) else None
+        if bot_id is None:
             await self._close(ws, CLOSE_AUTHENTICATION_FAILED, "Authentication failed.")
             return None
         self._expire_sessions()
         s = self.sessions.get(str(data.get("session_id")))
+        if s is not None and s.bot_id != bot_id:
+            s = None
         seq = data.get("seq")
         oldest = s.buffer[0][0] if s is not None and s.buffer else 1
         if s is None or s.connected or not isinstance(seq, int) or seq + 1 < oldest:
@@ -449,7 +477,8 @@ class Gateway:
             chunk["nonce"] = data["nonce"]
         self._enqueue(s, "GUILD_MEMBERS_CHUNK", chunk)
 
-    def _token_ok(self, token: Any) -> bool:
+    def _bot_for(self, token: Any) -> int | None:
         if not isinstance(token, str):
-            return False
-        return self._check_token(token.removeprefix("Bot "))
+            return None
+        app = self.world.app_by_token(token.removeprefix("Bot "))
+        return None if app is None else app.bot_id

@@ -21,7 +21,6 @@ from typing import Any
 
 import aiohttp
 import structlog
-from nacl.signing import SigningKey
 
 from cephalon_devkit.discord.errors import (
     ALREADY_ACKNOWLEDGED,
@@ -84,6 +83,8 @@ class Interaction:
     payload: JsonObject
     message_id: int | None = None
     """For component clicks: the message holding the component."""
+    app_id: int = 0
+    """The application the interaction is for (its endpoint, key and webhook)."""
     created_at: float = field(default_factory=time.monotonic)
     deadline: float = 3.0
     """Seconds the app has for its initial response."""
@@ -130,9 +131,6 @@ class Interactions:
     def __init__(self, world: World, limits: DiscordLimits) -> None:
         self.world = world
         self.limits = limits
-        self._key = SigningKey.generate()
-        self.public_key_hex = self._key.verify_key.encode().hex()
-        self.endpoint_url: str | None = None
         self.by_id: dict[int, Interaction] = {}
         self._by_token: dict[str, Interaction] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -143,25 +141,48 @@ class Interactions:
             await self._session.close()
             self._session = None
 
+    # --- the primary application's key and endpoint ----------------------------------
+
+    @property
+    def public_key_hex(self) -> str:
+        return self.world.app.public_key
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.world.app.interactions_url
+
+    @endpoint_url.setter
+    def endpoint_url(self, url: str | None) -> None:
+        self.world.app.interactions_url = url
+
     # --- signing and delivery -------------------------------------------------------
 
-    def sign(self, timestamp: str, body: bytes) -> str:
-        return self._key.sign(timestamp.encode() + body).signature.hex()
+    def sign(self, timestamp: str, body: bytes, *, app_id: int | None = None) -> str:
+        key = self.world.application(app_id).signing_key
+        return key.sign(timestamp.encode() + body).signature.hex()
 
-    def signed_headers(self, body: bytes, *, timestamp: str | None = None) -> dict[str, str]:
+    def signed_headers(
+        self, body: bytes, *, timestamp: str | None = None, app_id: int | None = None
+    ) -> dict[str, str]:
         ts = timestamp or str(int(time.time()))
         return {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            "X-Signature-Ed25519": self.sign(ts, body),
+            "X-Signature-Ed25519": self.sign(ts, body, app_id=app_id),
             "X-Signature-Timestamp": ts,
         }
 
     async def post_raw(
-        self, body: bytes, headers: Mapping[str, str], *, url: str | None = None
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        url: str | None = None,
+        app_id: int | None = None,
     ) -> tuple[int, bytes]:
-        """POST ``body`` as given (forged or replayed requests in tests)."""
-        target = url or self._require_url()
+        """POST ``body`` as given (forged or replayed requests in tests) to ``url`` or
+        the application's endpoint."""
+        target = url or self._require_url(app_id)
         if self._session is None:
             # No connection cap: benchmarks deliver hundreds of interactions at once.
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
@@ -171,10 +192,11 @@ class Interactions:
         ) as resp:
             return resp.status, await resp.read()
 
-    def _require_url(self) -> str:
-        if not self.endpoint_url:
-            raise DiscordEmulatorError("no interactions endpoint URL is configured")
-        return self.endpoint_url
+    def _require_url(self, app_id: int | None) -> str:
+        app = self.world.application(app_id)
+        if not app.interactions_url:
+            raise DiscordEmulatorError(f"application {app.name!r} has no interactions URL")
+        return app.interactions_url
 
     def new(
         self,
@@ -184,13 +206,15 @@ class Interactions:
         channel_id: int | None,
         data: JsonObject | None,
         message_id: int | None = None,
+        app_id: int | None = None,
     ) -> Interaction:
         world = self.world
+        app = world.application(app_id)
         iid = world.ids.next()
         token = f"fake-interaction-token.{secrets.token_urlsafe(24)}"
         payload: JsonObject = {
             "id": str(iid),
-            "application_id": str(world.application_id),
+            "application_id": str(app.id),
             "type": kind,
             "token": token,
             "version": 1,
@@ -209,7 +233,7 @@ class Interactions:
                     "channel": dict(channel_payload(c)),
                     "guild": {"id": str(c.guild_id), "locale": "en-US", "features": []},
                     "member": member_json,
-                    "app_permissions": str(world.permissions_in(c.id, world.bot.id)),
+                    "app_permissions": str(world.permissions_in(c.id, app.bot_id)),
                     "locale": "en-US",
                     "guild_locale": "en-US",
                     "entitlements": [],
@@ -231,6 +255,7 @@ class Interactions:
             channel_id=channel_id,
             payload=payload,
             message_id=message_id,
+            app_id=app.id,
             deadline=self.limits.interaction_deadline,
         )
         self.by_id[iid] = i
@@ -240,11 +265,11 @@ class Interactions:
     async def deliver(self, i: Interaction) -> Interaction:
         """Send ``i`` signed to the endpoint and apply an answer that came in time."""
         body = json.dumps(i.payload, separators=(",", ":")).encode()
-        headers = self.signed_headers(body)
+        headers = self.signed_headers(body, app_id=i.app_id)
         i.sent_body, i.sent_headers = body, headers
         started = time.monotonic()
         try:
-            status, raw = await self.post_raw(body, headers)
+            status, raw = await self.post_raw(body, headers, app_id=i.app_id)
         except (aiohttp.ClientError, TimeoutError) as e:
             i.http_error = f"{type(e).__name__}: {e}"
             i.http_elapsed = time.monotonic() - started
@@ -275,8 +300,8 @@ class Interactions:
         Answers are returned, never applied (the first delivery decided the outcome)."""
         if not i.sent_body:
             raise DiscordEmulatorError(f"interaction {i.id} was never delivered")
-        headers = self.signed_headers(i.sent_body) if resign else i.sent_headers
-        status, raw = await self.post_raw(i.sent_body, headers)
+        headers = self.signed_headers(i.sent_body, app_id=i.app_id) if resign else i.sent_headers
+        status, raw = await self.post_raw(i.sent_body, headers, app_id=i.app_id)
         try:
             return status, json.loads(raw) if raw else None
         except ValueError:
@@ -341,7 +366,7 @@ class Interactions:
             i.original_message_id = message.id
         elif kind == UPDATE_MESSAGE and i.message_id is not None and i.channel_id is not None:
             message = self.world.edit_message(
-                i.channel_id, i.message_id, self.world.bot.id, data, uploads, check_author=False
+                i.channel_id, i.message_id, i.app_id, data, uploads, check_author=False
             )
             i.original_message_id = i.message_id
         elif kind == DEFERRED_UPDATE_MESSAGE:
@@ -375,11 +400,12 @@ class Interactions:
             metadata["interacted_message_id"] = str(i.message_id)
         m, _ = self.world.create_message(
             i.channel_id,
-            self.world.bot.id,
+            i.app_id,
             body,
             uploads,
             check_permissions=False,
-            webhook_id=self.world.application_id,
+            webhook_id=i.app_id,
+            application_id=i.app_id,
             message_type=MESSAGE_CHAT_INPUT_COMMAND
             if i.type == APPLICATION_COMMAND
             else MESSAGE_DEFAULT,
@@ -394,7 +420,7 @@ class Interactions:
 
     def by_webhook(self, application_id: int, token: str) -> Interaction:
         i = self._by_token.get(token)
-        if application_id != self.world.application_id or i is None:
+        if i is None or application_id != i.app_id:
             raise ApiError(401, INVALID_WEBHOOK_TOKEN, "Invalid Webhook Token")
         if i.age > self.limits.interaction_token_ttl:
             raise ApiError(401, INVALID_WEBHOOK_TOKEN, "Invalid Webhook Token")
@@ -417,7 +443,7 @@ class Interactions:
             m = self.world.edit_message(
                 original.channel_id,
                 original.id,
-                self.world.bot.id,
+                i.app_id,
                 body,
                 uploads,
                 check_author=False,
@@ -462,12 +488,12 @@ class Interactions:
     ) -> Message:
         m = self.message_of(i, message_id)
         return self.world.edit_message(
-            m.channel_id, m.id, self.world.bot.id, body, uploads, check_author=False
+            m.channel_id, m.id, i.app_id, body, uploads, check_author=False
         )
 
     def delete(self, i: Interaction, message_id: str) -> None:
         m = self.message_of(i, message_id)
-        self.world.delete_message(m.channel_id, m.id, self.world.bot.id, check=False)
+        self.world.delete_message(m.channel_id, m.id, i.app_id, check=False)
 
 
 def button_exists(components: Sequence[Mapping[str, Any]], custom_id: str) -> bool:

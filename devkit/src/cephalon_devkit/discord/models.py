@@ -8,6 +8,8 @@ import datetime
 import time
 from dataclasses import dataclass, field
 
+from nacl.signing import SigningKey
+
 from cephalon_devkit.discord.permissions import Overwrite
 from cephalon_devkit.discord.types import JsonObject
 
@@ -107,6 +109,7 @@ class Message:
     nonce: int | str | None = None
     edited_timestamp: str | None = None
     webhook_id: int | None = None
+    application_id: int | None = None
     interaction_metadata: JsonObject | None = None
     visible_to: int | None = None
     """An ephemeral message: the only user who sees it."""
@@ -149,6 +152,27 @@ class Command:
     extra: JsonObject = field(default_factory=dict)
 
 
+@dataclass
+class Application:
+    """One bot application: its bot user, token, signing key and interactions URL.
+    Its id equals its bot user's id (true of every application made since 2019)."""
+
+    id: int
+    name: str
+    token: str
+    signing_key: SigningKey
+    interactions_url: str | None = None
+
+    @property
+    def bot_id(self) -> int:
+        return self.id
+
+    @property
+    def public_key(self) -> str:
+        """Hex Ed25519 public key (the developer portal's "Public Key")."""
+        return self.signing_key.verify_key.encode().hex()
+
+
 @dataclass(frozen=True, slots=True)
 class Dispatch:
     """A gateway event the world announces; the gateway decides who receives it."""
@@ -159,7 +183,11 @@ class Dispatch:
     guild_id: int | None = None
     channel_id: int | None = None
     content_gated: bool = False
-    """MESSAGE_* from someone else: content is stripped without MESSAGE_CONTENT."""
+    """A MESSAGE_* event: content is stripped for a session without MESSAGE_CONTENT
+    unless its bot wrote the message or is mentioned."""
+    author_id: int | None = None
+    only_bot_id: int | None = None
+    """Deliver only to this bot's sessions (a GUILD_CREATE for a bot that just joined)."""
     mentioned_ids: frozenset[int] = frozenset()
 
 

@@ -23,6 +23,7 @@ from cephalon_devkit.discord.types import (
 
 if TYPE_CHECKING:
     from cephalon_devkit.discord.models import (
+        Application,
         Attachment,
         Channel,
         Command,
@@ -160,7 +161,7 @@ def message_payload(world: World, m: Message, *, with_member: bool = False) -> M
         out["nonce"] = m.nonce
     if m.webhook_id is not None:
         out["webhook_id"] = str(m.webhook_id)
-        out["application_id"] = str(world.application_id)
+        out["application_id"] = str(m.application_id or world.application_id)
     if m.interaction_metadata is not None:
         out["interaction_metadata"] = dict(m.interaction_metadata)
     if m.message_reference is not None:
@@ -197,18 +198,30 @@ def guild_payload(world: World, g: Guild) -> GuildPayload:
     }
 
 
-def guild_create_payload(world: World, g: Guild, *, include_members: bool = True) -> GuildPayload:
-    """GUILD_CREATE: the guild with its channels and (the bot's, or all) members."""
+def guild_create_payload(
+    world: World,
+    g: Guild,
+    *,
+    include_members: bool = True,
+    bot_id: int | None = None,
+    joined: bool = False,
+) -> GuildPayload:
+    """GUILD_CREATE as bot ``bot_id`` (default: the primary) sees it: the guild with its
+    channels and (that bot's, or all) members. ``joined``: the bot was just added, so
+    ``unavailable`` is absent (clients tell a join from a guild coming back online by
+    that; discord.py dispatches ``guild_join`` vs ``guild_available``)."""
+    me = world.bot.id if bot_id is None else bot_id
     out = guild_payload(world, g)
     members = list(g.members.values())
     if not include_members:
-        members = [m for m in members if m.user_id == world.bot.id]
+        members = [m for m in members if m.user_id == me]
     out.update(
         {
             "member_count": len(g.members),
             "large": False,
-            "unavailable": False,
-            "joined_at": g.members[world.bot.id].joined_at,
+            "joined_at": g.members[me].joined_at
+            if me in g.members
+            else g.members[g.owner_id].joined_at,
             "channels": [channel_payload(world.channels[c]) for c in g.channel_ids],
             "threads": [],
             "members": [member_payload(world, m) for m in members],
@@ -219,6 +232,8 @@ def guild_create_payload(world: World, g: Guild, *, include_members: bool = True
             "soundboard_sounds": [],
         }
     )
+    if not joined:
+        out["unavailable"] = False
     return out
 
 
@@ -242,24 +257,23 @@ def command_payload(c: Command) -> JsonObject:
     return out
 
 
-def application_payload(
-    world: World, *, public_key: str, interactions_url: str | None, owner: User
-) -> JsonObject:
+def application_payload(world: World, app: Application, *, owner: User) -> JsonObject:
+    bot = world.users[app.bot_id]
     return {
-        "id": str(world.application_id),
-        "name": world.bot.name,
+        "id": str(app.id),
+        "name": app.name,
         "icon": None,
         "description": "Cephalon (Discord emulator)",
         "rpc_origins": [],
         "bot_public": False,
         "bot_require_code_grant": False,
-        "bot": user_payload(world.bot),
+        "bot": user_payload(bot),
         "owner": user_payload(owner),
         "team": None,
-        "verify_key": public_key,
+        "verify_key": app.public_key,
         "flags": (1 << 19) | (1 << 15),  # GATEWAY_MESSAGE_CONTENT(_LIMITED) + MEMBERS
-        "interactions_endpoint_url": interactions_url,
+        "interactions_endpoint_url": app.interactions_url,
         "tags": [],
-        "approximate_guild_count": len(world.guilds),
+        "approximate_guild_count": sum(1 for g in world.guilds.values() if bot.id in g.members),
         "redirect_uris": [],
     }

@@ -71,32 +71,37 @@ def limited_headers(retry_after: float, scope: str, *, is_global: bool) -> dict[
 class RateLimiter:
     def __init__(self, limits: DiscordLimits) -> None:
         self.limits = limits
-        self._buckets: dict[tuple[str, str], Bucket] = {}
-        self._global: deque[float] = deque()
+        self._buckets: dict[tuple[str, str, str], Bucket] = {}
+        self._global: dict[str, deque[float]] = {}
         self._invalid: deque[float] = deque()
         self.invalid_total = 0
         self.rate_limited_total = 0
 
     # --- global ---------------------------------------------------------------------
 
-    def take_global(self, now: float | None = None) -> Verdict:
+    def take_global(self, now: float | None = None, *, owner: str = "") -> Verdict:
+        """One slot of ``owner``'s (a bot's) global limit."""
         now = time.monotonic() if now is None else now
-        while self._global and now - self._global[0] >= 1.0:
-            self._global.popleft()
-        if len(self._global) >= self.limits.global_per_second:
-            retry = self._global[0] + 1.0 - now
+        recent = self._global.setdefault(owner, deque())
+        while recent and now - recent[0] >= 1.0:
+            recent.popleft()
+        if len(recent) >= self.limits.global_per_second:
+            retry = recent[0] + 1.0 - now
             self.rate_limited_total += 1
             return Verdict(
                 False, limited_headers(retry, "global", is_global=True), retry, "global", True
             )
-        self._global.append(now)
+        recent.append(now)
         return Verdict(True, {})
 
     # --- buckets --------------------------------------------------------------------
 
-    def take(self, route_name: str, major: str, now: float | None = None) -> Verdict:
+    def take(
+        self, route_name: str, major: str, now: float | None = None, *, owner: str = ""
+    ) -> Verdict:
+        """One slot of the bucket of ``route_name`` for ``major`` and bot ``owner``."""
         now = time.monotonic() if now is None else now
-        key = (route_name, major)
+        key = (owner, route_name, major)
         b = self._buckets.get(key)
         if b is None:
             rule = self.limits.bucket_for(route_name)

@@ -11,7 +11,6 @@ request and call :class:`~cephalon_devkit.discord.state.World` or
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -37,7 +36,7 @@ from cephalon_devkit.discord.payloads import (
 )
 from cephalon_devkit.discord.ratelimit import RateLimiter, limited_headers, rate_limited_body
 from cephalon_devkit.discord.recording import RecordedRequest
-from cephalon_devkit.discord.state import Upload, World
+from cephalon_devkit.discord.state import Application, Upload, World
 
 API_PREFIX = "/api/v10"
 DISCONNECTED = 499
@@ -83,6 +82,14 @@ class Call:
     body: Any
     uploads: list[Upload]
     query: dict[str, str]
+    app: Application
+    """The application whose bot token authorised the request (the primary one on
+    routes without a token: interaction callbacks and webhooks)."""
+
+    @property
+    def actor(self) -> int:
+        """The bot user acting."""
+        return self.app.bot_id
 
     def int_param(self, name: str) -> int:
         try:
@@ -160,16 +167,14 @@ class RestApi:
         interactions: Interactions,
         limiter: RateLimiter,
         *,
-        bot_token: Callable[[], str],
         gateway_url: Callable[[], str],
-        session_starts: Callable[[], int],
+        session_starts: Callable[[int], int],
         record: Callable[[RecordedRequest], None],
         recorded: Callable[[RecordedRequest], None],
     ) -> None:
         self.world = world
         self.interactions = interactions
         self.limiter = limiter
-        self._bot_token = bot_token
         self._gateway_url = gateway_url
         self._session_starts = session_starts
         self._record = record
@@ -382,9 +387,11 @@ class RestApi:
         rec.files = len(uploads)
         reason = request.headers.get("X-Audit-Log-Reason")
         rec.audit_log_reason = unquote(reason) if reason else None
-        if route.auth and not hmac.compare_digest(
-            request.headers.get("Authorization", "").encode(), f"Bot {self._bot_token()}".encode()
-        ):
+        auth = request.headers.get("Authorization", "")
+        app = (
+            self.world.app_by_token(auth.removeprefix("Bot ")) if auth.startswith("Bot ") else None
+        )
+        if route.auth and app is None:
             err = unauthorized()
             rec.error_code = err.code
             return json_response(err.status, err.body())
@@ -399,14 +406,15 @@ class RestApi:
                 return web.Response(status=DISCONNECTED)
             if fault.kind == "answer":
                 return self._fault_response(fault, rec)
+        owner = str(app.id) if app is not None else ""
         if route.global_limit:
-            verdict = self.limiter.take_global()
+            verdict = self.limiter.take_global(owner=owner)
             if not verdict.allowed:
                 return json_response(
                     429, rate_limited_body(verdict.retry_after, is_global=True), verdict.headers
                 )
         major = request.match_info.get(route.major, "") if route.major else ""
-        verdict = self.limiter.take(route.name, major)
+        verdict = self.limiter.take(route.name, major, owner=owner)
         rec.bucket = verdict.headers.get("X-RateLimit-Bucket")
         if not verdict.allowed:
             return json_response(
@@ -418,6 +426,7 @@ class RestApi:
             body=body,
             uploads=uploads,
             query=dict(request.query),
+            app=app or self.world.app,
         )
         try:
             result = handler(call)
@@ -480,7 +489,9 @@ class RestApi:
                 "shards": 1,
                 "session_start_limit": {
                     "total": limits.session_start_limit,
-                    "remaining": max(0, limits.session_start_limit - self._session_starts()),
+                    "remaining": max(
+                        0, limits.session_start_limit - self._session_starts(call.actor)
+                    ),
                     "reset_after": 86_400_000,
                     "max_concurrency": limits.identify_max_concurrency,
                 },
@@ -488,7 +499,7 @@ class RestApi:
         )
 
     def get_current_user(self, call: Call) -> Reply:
-        bot = user_payload(self.world.bot)
+        bot = user_payload(self.world.users[call.actor])
         return Reply(body={**bot, "verified": True, "mfa_enabled": False, "locale": "en-US"})
 
     def get_user(self, call: Call) -> Reply:
@@ -496,19 +507,12 @@ class RestApi:
 
     def get_application(self, call: Call) -> Reply:
         owner = next((u for u in self.world.users.values() if not u.bot), self.world.bot)
-        return Reply(
-            body=application_payload(
-                self.world,
-                public_key=self.interactions.public_key_hex,
-                interactions_url=self.interactions.endpoint_url,
-                owner=owner,
-            )
-        )
+        return Reply(body=application_payload(self.world, call.app, owner=owner))
 
     # --- application commands -------------------------------------------------------
 
     def _command_scope(self, call: Call) -> int | None:
-        if call.int_param("application_id") != self.world.application_id:
+        if call.int_param("application_id") != call.app.id:
             raise ApiError(403, 50001, "Missing Access")
         if "guild_id" in call.params:
             return self.world.guild(call.int_param("guild_id")).id
@@ -516,22 +520,24 @@ class RestApi:
 
     def list_commands(self, call: Call) -> Reply:
         scope = self._command_scope(call)
-        return Reply(body=[command_payload(c) for c in self.world.commands_for(scope)])
+        return Reply(
+            body=[command_payload(c) for c in self.world.commands_for(scope, app_id=call.app.id)]
+        )
 
     def create_command(self, call: Call) -> Reply:
         scope = self._command_scope(call)
-        cmd, created = self.world.upsert_command(scope, call.body or {})
+        cmd, created = self.world.upsert_command(scope, call.body or {}, app_id=call.app.id)
         return Reply(status=201 if created else 200, body=command_payload(cmd))
 
     def bulk_overwrite_commands(self, call: Call) -> Reply:
         scope = self._command_scope(call)
-        cmds = self.world.bulk_overwrite_commands(scope, call.body)
+        cmds = self.world.bulk_overwrite_commands(scope, call.body, app_id=call.app.id)
         return Reply(body=[command_payload(c) for c in cmds])
 
     def _command(self, call: Call) -> Any:
         scope = self._command_scope(call)
         cmd = self.world.commands.get(call.int_param("command_id"))
-        if cmd is None or cmd.guild_id != scope:
+        if cmd is None or cmd.guild_id != scope or cmd.application_id != call.app.id:
             raise ApiError(404, 10063, "Unknown application command")
         return cmd
 
@@ -541,12 +547,12 @@ class RestApi:
     def edit_command(self, call: Call) -> Reply:
         cmd = self._command(call)
         merged = {**command_payload(cmd), **(call.body or {})}
-        updated, _ = self.world.upsert_command(cmd.guild_id, merged)
+        updated, _ = self.world.upsert_command(cmd.guild_id, merged, app_id=call.app.id)
         return Reply(body=command_payload(updated))
 
     def delete_command(self, call: Call) -> Reply:
         cmd = self._command(call)
-        self.world.delete_command(cmd.guild_id, cmd.id)
+        self.world.delete_command(cmd.guild_id, cmd.id, app_id=call.app.id)
         return Reply(status=204)
 
     # --- interactions and their webhook ---------------------------------------------
@@ -619,7 +625,7 @@ class RestApi:
 
     def _bot_guild(self, call: Call) -> Any:
         g = self.world.guild(call.int_param("guild_id"))
-        if self.world.bot.id not in g.members:
+        if call.actor not in g.members:
             raise ApiError(403, 50001, "Missing Access")
         return g
 
@@ -637,12 +643,12 @@ class RestApi:
 
     def create_guild_channel(self, call: Call) -> Reply:
         g = self._bot_guild(call)
-        c = self.world.create_channel(g.id, self.world.bot.id, call.body or {})
+        c = self.world.create_channel(g.id, call.actor, call.body or {})
         return Reply(status=201, body=channel_payload(c))
 
     def edit_channel_positions(self, call: Call) -> Reply:
         g = self._bot_guild(call)
-        self.world.move_channels(g.id, self.world.bot.id, call.body)
+        self.world.move_channels(g.id, call.actor, call.body)
         return Reply(status=204)
 
     def list_members(self, call: Call) -> Reply:
@@ -668,7 +674,7 @@ class RestApi:
 
     def _visible_channel(self, call: Call) -> Any:
         c = self.world.channel(call.int_param("channel_id"))
-        if not self.world.can_view(c.id, self.world.bot.id):
+        if not self.world.can_view(c.id, call.actor):
             raise ApiError(403, 50001, "Missing Access")
         return c
 
@@ -685,27 +691,25 @@ class RestApi:
             left, retry = self.world.renames_left(c.id, time.monotonic())
             if left <= 0:
                 raise RateLimitExceeded(retry)
-        return Reply(body=channel_payload(self.world.edit_channel(c.id, self.world.bot.id, body)))
+        return Reply(body=channel_payload(self.world.edit_channel(c.id, call.actor, body)))
 
     def delete_channel(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        return Reply(body=channel_payload(self.world.delete_channel(c.id, self.world.bot.id)))
+        return Reply(body=channel_payload(self.world.delete_channel(c.id, call.actor)))
 
     def put_overwrite(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.put_overwrite(
-            c.id, self.world.bot.id, call.int_param("overwrite_id"), call.body or {}
-        )
+        self.world.put_overwrite(c.id, call.actor, call.int_param("overwrite_id"), call.body or {})
         return Reply(status=204)
 
     def delete_overwrite(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.delete_overwrite(c.id, self.world.bot.id, call.int_param("overwrite_id"))
+        self.world.delete_overwrite(c.id, call.actor, call.int_param("overwrite_id"))
         return Reply(status=204)
 
     def typing(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.require(c.id, self.world.bot.id, perms.SEND_MESSAGES)
+        self.world.require(c.id, call.actor, perms.SEND_MESSAGES)
         self.world.typing[c.id] = time.monotonic()
         return Reply(status=204)
 
@@ -713,7 +717,7 @@ class RestApi:
 
     def list_messages(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.require(c.id, self.world.bot.id, perms.READ_MESSAGE_HISTORY)
+        self.world.require(c.id, call.actor, perms.READ_MESSAGE_HISTORY)
         limit = max(1, min(int(call.query.get("limit", "50")), 100))
         msgs = [m for m in self.world.live_messages(c.id) if m.visible_to is None]
         if "before" in call.query:
@@ -725,39 +729,37 @@ class RestApi:
 
     def get_message(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.require(c.id, self.world.bot.id, perms.READ_MESSAGE_HISTORY)
+        self.world.require(c.id, call.actor, perms.READ_MESSAGE_HISTORY)
         m = self.world.message(c.id, call.int_param("message_id"))
         return Reply(body=message_payload(self.world, m))
 
     def create_message(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        m, _ = self.world.create_message(c.id, self.world.bot.id, call.body or {}, call.uploads)
+        m, _ = self.world.create_message(c.id, call.actor, call.body or {}, call.uploads)
         return Reply(body=message_payload(self.world, m))
 
     def edit_message(self, call: Call) -> Reply:
         c = self._visible_channel(call)
         m = self.world.edit_message(
-            c.id, call.int_param("message_id"), self.world.bot.id, call.body or {}, call.uploads
+            c.id, call.int_param("message_id"), call.actor, call.body or {}, call.uploads
         )
         return Reply(body=message_payload(self.world, m))
 
     def delete_message(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.delete_message(c.id, call.int_param("message_id"), self.world.bot.id)
+        self.world.delete_message(c.id, call.int_param("message_id"), call.actor)
         return Reply(status=204)
 
     def add_reaction(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.require(c.id, self.world.bot.id, perms.READ_MESSAGE_HISTORY)
-        self.world.react(
-            c.id, call.int_param("message_id"), self.world.bot.id, call.params["emoji"]
-        )
+        self.world.require(c.id, call.actor, perms.READ_MESSAGE_HISTORY)
+        self.world.react(c.id, call.int_param("message_id"), call.actor, call.params["emoji"])
         return Reply(status=204)
 
     def remove_own_reaction(self, call: Call) -> Reply:
         c = self._visible_channel(call)
         self.world.react(
-            c.id, call.int_param("message_id"), self.world.bot.id, call.params["emoji"], add=False
+            c.id, call.int_param("message_id"), call.actor, call.params["emoji"], add=False
         )
         return Reply(status=204)
 
@@ -765,7 +767,7 @@ class RestApi:
 
     def list_pins(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.require(c.id, self.world.bot.id, perms.READ_MESSAGE_HISTORY)
+        self.world.require(c.id, call.actor, perms.READ_MESSAGE_HISTORY)
         pinned = sorted(
             (m for m in self.world.live_messages(c.id) if m.pinned_at is not None),
             key=lambda m: m.pinned_at or "",
@@ -778,10 +780,10 @@ class RestApi:
 
     def pin_message(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.pin(c.id, call.int_param("message_id"), self.world.bot.id, pinned=True)
+        self.world.pin(c.id, call.int_param("message_id"), call.actor, pinned=True)
         return Reply(status=204)
 
     def unpin_message(self, call: Call) -> Reply:
         c = self._visible_channel(call)
-        self.world.pin(c.id, call.int_param("message_id"), self.world.bot.id, pinned=False)
+        self.world.pin(c.id, call.int_param("message_id"), call.actor, pinned=False)
         return Reply(status=204)

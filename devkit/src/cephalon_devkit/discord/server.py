@@ -51,6 +51,7 @@ from cephalon_devkit.discord.rest import Fault, RestApi
 from cephalon_devkit.discord.state import (
     GUILD_CATEGORY,
     GUILD_TEXT,
+    Application,
     Channel,
     Command,
     Dispatch,
@@ -74,7 +75,12 @@ def new_bot_token() -> str:
 
 
 class DiscordEmulator:
-    """A local Discord for one bot application. Use as ``async with DiscordEmulator()``."""
+    """A local Discord. Use as ``async with DiscordEmulator()``.
+
+    It starts with one bot application (the primary: :attr:`bot`, :attr:`bot_token`,
+    :attr:`public_key`, :attr:`application_id`); :meth:`create_application` and
+    :meth:`add_bot` add more (one per tenant), each with its own token, key,
+    interactions URL, rate limits and gateway sessions, in the same guilds."""
 
     def __init__(
         self,
@@ -90,8 +96,10 @@ class DiscordEmulator:
         self.limits = limits or DiscordLimits()
         self.host = host
         self._requested_port = port
-        self.bot_token = bot_token or new_bot_token()
-        self.world = World(limits=self.limits, bot_name=bot_name)
+        self.world = World(
+            limits=self.limits, bot_name=bot_name, bot_token=bot_token or new_bot_token()
+        )
+        self.bot_token = self.world.app.token
         self.limiter = RateLimiter(self.limits)
         self.interactions = Interactions(self.world, self.limits)
         self.interactions.endpoint_url = interactions_url
@@ -100,7 +108,6 @@ class DiscordEmulator:
         self.gateway = Gateway(
             self.world,
             self.limits,
-            check_token=lambda t: secrets.compare_digest(t, self.bot_token),
             resume_url=lambda: self.resume_gateway_url,
             record=self._record_dispatch,
             allowed_privileged_intents=allowed_privileged_intents,
@@ -110,9 +117,8 @@ class DiscordEmulator:
             self.world,
             self.interactions,
             self.limiter,
-            bot_token=lambda: self.bot_token,
             gateway_url=lambda: self.gateway_url,
-            session_starts=lambda: self.gateway.session_starts,
+            session_starts=self.gateway.session_starts_for,
             record=self._requests.append,
             recorded=lambda _r: self._changed(),
         )
@@ -211,9 +217,25 @@ class DiscordEmulator:
     def interactions_url(self) -> str | None:
         return self.interactions.endpoint_url
 
-    def set_interactions_url(self, url: str | None) -> None:
+    def set_interactions_url(self, url: str | None, app: Application | None = None) -> None:
         """Where interactions are POSTed (the app's "Interactions Endpoint URL")."""
-        self.interactions.endpoint_url = url
+        (app or self.world.app).interactions_url = url
+
+    def create_application(self, name: str, *, token: str | None = None) -> Application:
+        """Another bot application (another tenant's bot): its own ``token``,
+        ``public_key``, ``interactions_url``, rate limits and gateway sessions. Invite
+        its bot with :meth:`add_bot`."""
+        return self.world.create_application(name, token=token)
+
+    def add_bot(
+        self, guild_id: int, app: Application, permissions: int = perms.DEFAULT_BOT
+    ) -> Role:
+        """Invite ``app``'s bot into a guild with a managed role holding ``permissions``."""
+        return self.world.add_bot(guild_id, app.id, permissions)
+
+    @property
+    def applications(self) -> list[Application]:
+        return list(self.world.apps.values())
 
     def connection_info(self) -> dict[str, Any]:
         """Everything a client needs, as written by the CLI's ``--info-file``."""
@@ -276,8 +298,11 @@ class DiscordEmulator:
         """The user leaves the guild (GUILD_MEMBER_REMOVE)."""
         self.world.remove_member(guild_id, user.id if isinstance(user, User) else user)
 
-    def set_bot_permissions(self, guild_id: int, permissions: int) -> None:
-        self.world.set_role_permissions(guild_id, self.world.bot_role(guild_id).id, permissions)
+    def set_bot_permissions(
+        self, guild_id: int, permissions: int, app: Application | None = None
+    ) -> None:
+        role = self.world.bot_role(guild_id, app.id if app else None)
+        self.world.set_role_permissions(guild_id, role.id, permissions)
 
     def create_channel(
         self,
@@ -347,7 +372,8 @@ class DiscordEmulator:
         self, message: Message | int, custom_id: str, user: User | int, *, wait: bool = True
     ) -> Interaction:
         """A user clicks a button: a signed MESSAGE_COMPONENT interaction is POSTed to
-        the endpoint. With ``wait`` (default) returns after the endpoint answered."""
+        the endpoint of the application that posted the message. With ``wait``
+        (default) returns after the endpoint answered."""
         m = message if isinstance(message, Message) else self._message(message)
         uid = user.id if isinstance(user, User) else user
         if not button_exists(m.components, custom_id):
@@ -359,6 +385,7 @@ class DiscordEmulator:
             channel_id=m.channel_id,
             data={"custom_id": custom_id, "component_type": 2},
             message_id=m.id,
+            app_id=self._owning_app(m),
         )
         return await self._deliver(i, wait)
 
@@ -380,6 +407,7 @@ class DiscordEmulator:
             channel_id=m.channel_id,
             data={"custom_id": custom_id, "component_type": 3, "values": list(values)},
             message_id=m.id,
+            app_id=self._owning_app(m),
         )
         return await self._deliver(i, wait)
 
@@ -392,13 +420,16 @@ class DiscordEmulator:
         *,
         files: Mapping[str, FileSpec] | None = None,
         wait: bool = True,
+        app: Application | int | None = None,
     ) -> Interaction:
         """A user runs ``/name`` with ``options`` (and attachment options from
         ``files``: option name → file). The command must be registered (global or for
-        the channel's guild); option types come from its definition."""
+        the channel's guild, by ``app`` or, when ``None``, by any application whose bot
+        is in the guild); option types come from its definition."""
         uid = user.id if isinstance(user, User) else user
         c = self.world.channel(channel_id)
-        cmd = self.world.find_command(c.guild_id, name)
+        app_id = app.id if isinstance(app, Application) else app
+        cmd = self.world.find_command(c.guild_id, name, app_id=app_id)
         if cmd is None:
             raise DiscordEmulatorError(f"no command /{name} is registered for guild {c.guild_id}")
         self._require_view(channel_id, uid)
@@ -408,7 +439,11 @@ class DiscordEmulator:
                 raise DiscordEmulatorError(f"user {uid} may not use /{name} (permissions)")
         data = self._command_data(cmd, channel_id, options or {}, files or {})
         i = self.interactions.new(
-            APPLICATION_COMMAND, user_id=uid, channel_id=channel_id, data=data
+            APPLICATION_COMMAND,
+            user_id=uid,
+            channel_id=channel_id,
+            data=data,
+            app_id=cmd.application_id,
         )
         return await self._deliver(i, wait)
 
@@ -486,22 +521,32 @@ class DiscordEmulator:
         captured request. Returns the endpoint's (status, body)."""
         return await self.interactions.redeliver(interaction, resign=resign)
 
-    async def ping_endpoint(self) -> Interaction:
+    async def ping_endpoint(self, app: Application | None = None) -> Interaction:
         """Discord's endpoint check: a signed PING must be answered with PONG."""
-        i = self.interactions.new(PING, user_id=None, channel_id=None, data=None)
+        i = self.interactions.new(
+            PING, user_id=None, channel_id=None, data=None, app_id=app.id if app else None
+        )
         return await self.interactions.deliver(i)
 
-    async def verify_endpoint(self) -> bool:
+    async def verify_endpoint(self, app: Application | None = None) -> bool:
         """What Discord does when the endpoint URL is saved: a signed PING gets PONG
         and a PING with a bad signature gets 401."""
-        good = await self.ping_endpoint()
+        good = await self.ping_endpoint(app)
         if good.response_type != PONG:
             return False
         body = b'{"type":1,"id":"1","token":"x","application_id":"1","version":1}'
-        headers = self.interactions.signed_headers(body)
+        app_id = app.id if app else None
+        headers = self.interactions.signed_headers(body, app_id=app_id)
         headers["X-Signature-Ed25519"] = "00" * 64
-        status, _ = await self.interactions.post_raw(body, headers)
+        status, _ = await self.interactions.post_raw(body, headers, app_id=app_id)
         return status == 401
+
+    def _owning_app(self, m: Message) -> int:
+        """The application whose bot (or interaction webhook) posted ``m``."""
+        for candidate in (m.application_id, m.author_id):
+            if candidate is not None and candidate in self.world.apps:
+                return candidate
+        raise DiscordEmulatorError(f"message {m.id} was not posted by a bot application")
 
     async def _deliver(self, i: Interaction, wait: bool) -> Interaction:
         if wait:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from nacl.signing import SigningKey
+
 from cephalon_devkit.discord import permissions as perms
 from cephalon_devkit.discord.commands import CommandRegistry
 from cephalon_devkit.discord.errors import (
@@ -59,6 +61,7 @@ from cephalon_devkit.discord.models import (
     MESSAGE_CHAT_INPUT_COMMAND,
     MESSAGE_DEFAULT,
     MESSAGE_REPLY,
+    Application,
     Attachment,
     Channel,
     Command,
@@ -86,13 +89,15 @@ from cephalon_devkit.discord.validation import check_message
 
 
 class World:
-    """All emulated state. One bot (``bot``) with one application (``application_id``)."""
+    """All emulated state. Applications (bots) live in ``apps``; the first one is the
+    primary (``app``, ``bot``, ``application_id``), the one every default refers to."""
 
     def __init__(
         self,
         *,
         limits: DiscordLimits,
         bot_name: str = "Cephalon",
+        bot_token: str | None = None,
         on_dispatch: Callable[[Dispatch], None] | None = None,
     ) -> None:
         self.limits = limits
@@ -110,11 +115,39 @@ class World:
         self._on_dispatch = on_dispatch
         self._nonces: dict[tuple[int, int, str], tuple[int, float]] = {}
         self._renames: dict[int, list[float]] = {}
-        self.bot = self.create_user(bot_name, bot=True)
-        self.application_id = self.bot.id
-        self.app_commands = CommandRegistry(limits, self.ids, self.application_id)
+        self.apps: dict[int, Application] = {}
+        self.app = self.create_application(bot_name, token=bot_token)
+        self.bot = self.users[self.app.bot_id]
+        self.application_id = self.app.id
+        self.app_commands = CommandRegistry(limits, self.ids)
         self.commands = self.app_commands.commands
         """Command id → command (the registry's own dict)."""
+
+    # --- applications ---------------------------------------------------------------
+
+    def create_application(self, name: str, *, token: str | None = None) -> Application:
+        """A bot application with its bot user, a fresh signing key and a fake token."""
+        bot = self.create_user(name, bot=True)
+        app = Application(
+            id=bot.id,
+            name=name,
+            token=token or f"fake-bot-token.{secrets.token_hex(12)}",
+            signing_key=SigningKey.generate(),
+        )
+        self.apps[app.id] = app
+        return app
+
+    def application(self, app_id: int | None) -> Application:
+        return self.app if app_id is None else self.apps[app_id]
+
+    def app_by_token(self, token: str) -> Application | None:
+        for app in self.apps.values():
+            if hmac.compare_digest(app.token.encode(), token.encode()):
+                return app
+        return None
+
+    def app_of_bot(self, user_id: int) -> Application | None:
+        return self.apps.get(user_id)
 
     # --- announcements ------------------------------------------------------------
 
@@ -238,37 +271,52 @@ class World:
         bot_permissions: int = perms.DEFAULT_BOT,
         everyone_permissions: int = perms.DEFAULT_EVERYONE,
     ) -> Guild:
-        """A guild with @everyone, the bot's managed role, the bot and an owner."""
+        """A guild with @everyone, the primary bot (with its managed role) and an owner."""
         owner = self.users[owner_id] if owner_id else self.create_user(f"{name}-owner")
         g = Guild(id=self.ids.next(), name=name, owner_id=owner.id)
         g.roles[g.id] = Role(
             id=g.id, guild_id=g.id, name="@everyone", permissions=everyone_permissions, position=0
         )
-        bot_role = Role(
-            id=self.ids.next(),
-            guild_id=g.id,
-            name=self.bot.name,
-            permissions=bot_permissions,
-            position=1,
-            managed=True,
-            bot_id=self.bot.id,
-        )
-        g.roles[bot_role.id] = bot_role
         g.members[owner.id] = Member(guild_id=g.id, user_id=owner.id, roles=[])
-        g.members[self.bot.id] = Member(guild_id=g.id, user_id=self.bot.id, roles=[bot_role.id])
         self.guilds[g.id] = g
-        self._dispatch(
-            Dispatch(
-                "GUILD_CREATE", dict(guild_create_payload(self, g)), INTENT_GUILDS, guild_id=g.id
-            )
-        )
+        self.add_bot(g.id, self.app.id, bot_permissions)
         return g
 
-    def bot_role(self, guild_id: int) -> Role:
+    def add_bot(self, guild_id: int, app_id: int, permissions: int = perms.DEFAULT_BOT) -> Role:
+        """Invite an application's bot: a managed role with ``permissions``, the bot as
+        a member, GUILD_CREATE to that bot's sessions."""
+        g = self.guild(guild_id)
+        app = self.apps[app_id]
+        if app.bot_id in g.members:
+            return self.bot_role(guild_id, app_id)
+        role = Role(
+            id=self.ids.next(),
+            guild_id=g.id,
+            name=app.name,
+            permissions=permissions,
+            position=len(g.roles),
+            managed=True,
+            bot_id=app.bot_id,
+        )
+        g.roles[role.id] = role
+        g.members[app.bot_id] = Member(guild_id=g.id, user_id=app.bot_id, roles=[role.id])
+        self._dispatch(
+            Dispatch(
+                "GUILD_CREATE",
+                dict(guild_create_payload(self, g, bot_id=app.bot_id)),
+                INTENT_GUILDS,
+                guild_id=g.id,
+                only_bot_id=app.bot_id,
+            )
+        )
+        return role
+
+    def bot_role(self, guild_id: int, app_id: int | None = None) -> Role:
+        bot_id = self.application(app_id).bot_id
         for r in self.guild(guild_id).roles.values():
-            if r.bot_id == self.bot.id:
+            if r.bot_id == bot_id:
                 return r
-        raise DiscordEmulatorError(f"guild {guild_id} has no role for the bot")
+        raise DiscordEmulatorError(f"guild {guild_id} has no role for bot {bot_id}")
 
     def set_role_permissions(self, guild_id: int, role_id: int, permissions: int) -> Role:
         g = self.guild(guild_id)
@@ -336,8 +384,8 @@ class World:
     def remove_member(self, guild_id: int, user_id: int) -> None:
         g = self.guild(guild_id)
         self.member(guild_id, user_id)
-        if user_id in (self.bot.id, g.owner_id):
-            raise DiscordEmulatorError("the bot and the owner stay in their guild")
+        if user_id == g.owner_id or user_id in self.apps:
+            raise DiscordEmulatorError("bots and the owner stay in their guild")
         del g.members[user_id]
         data: JsonObject = {"guild_id": str(g.id), "user": dict(user_payload(self.users[user_id]))}
         self._dispatch(Dispatch("GUILD_MEMBER_REMOVE", data, INTENT_GUILD_MEMBERS, guild_id=g.id))
@@ -627,6 +675,7 @@ class World:
         *,
         check_permissions: bool = True,
         webhook_id: int | None = None,
+        application_id: int | None = None,
         message_type: int = MESSAGE_DEFAULT,
         interaction_metadata: JsonObject | None = None,
         visible_to: int | None = None,
@@ -680,6 +729,7 @@ class World:
             | (int(body.get("flags") or 0) & (FLAG_SUPPRESS_EMBEDS | FLAG_SUPPRESS_NOTIFICATIONS)),
             nonce=nonce,
             webhook_id=webhook_id,
+            application_id=application_id,
             interaction_metadata=interaction_metadata,
             visible_to=visible_to,
             message_reference=dict(ref) if isinstance(ref, Mapping) else None,
@@ -705,7 +755,8 @@ class World:
                 INTENT_GUILD_MESSAGES,
                 guild_id=m.guild_id,
                 channel_id=m.channel_id,
-                content_gated=m.author_id != self.bot.id,
+                content_gated=True,
+                author_id=m.author_id,
                 mentioned_ids=self.mentioned_ids(m),
             )
         )
@@ -854,23 +905,33 @@ class World:
 
     # --- application commands (see commands.py) ------------------------------------
 
-    def commands_for(self, guild_id: int | None) -> list[Command]:
-        return self.app_commands.commands_for(guild_id)
+    def commands_for(self, guild_id: int | None, *, app_id: int | None = None) -> list[Command]:
+        return self.app_commands.commands_for(self.application(app_id).id, guild_id)
 
-    def upsert_command(self, guild_id: int | None, body: Mapping[str, Any]) -> tuple[Command, bool]:
-        return self.app_commands.upsert(guild_id, body)
+    def upsert_command(
+        self, guild_id: int | None, body: Mapping[str, Any], *, app_id: int | None = None
+    ) -> tuple[Command, bool]:
+        return self.app_commands.upsert(self.application(app_id).id, guild_id, body)
 
-    def bulk_overwrite_commands(self, guild_id: int | None, bodies: Any) -> list[Command]:
-        return self.app_commands.bulk_overwrite(guild_id, bodies)
+    def bulk_overwrite_commands(
+        self, guild_id: int | None, bodies: Any, *, app_id: int | None = None
+    ) -> list[Command]:
+        return self.app_commands.bulk_overwrite(self.application(app_id).id, guild_id, bodies)
 
-    def delete_command(self, guild_id: int | None, command_id: int) -> None:
-        self.app_commands.delete(guild_id, command_id)
+    def delete_command(
+        self, guild_id: int | None, command_id: int, *, app_id: int | None = None
+    ) -> None:
+        self.app_commands.delete(self.application(app_id).id, guild_id, command_id)
 
-    def find_command(self, guild_id: int | None, name: str) -> Command | None:
-        return self.app_commands.find(guild_id, name)
+    def find_command(
+        self, guild_id: int | None, name: str, *, app_id: int | None = None
+    ) -> Command | None:
+        """From ``app_id``, or from any application when ``None``."""
+        return self.app_commands.find(guild_id, name, app_id)
 
 
 __all__ = [
+    "Application",
     "FLAG_EPHEMERAL",
     "FLAG_LOADING",
     "GUILD_ANNOUNCEMENT",
