@@ -23,6 +23,7 @@ from cephalon_contracts import (
     new_id,
 )
 from cephalon_devkit.discord import Message
+from cephalon_gateway.discord_access.chunking import split_message
 
 from .conftest import World, eventually
 
@@ -233,3 +234,28 @@ async def test_two_replicas_make_one_turn_and_render_once(world: World) -> None:
     )
     await asyncio.sleep(0.5)
     assert len(answer_messages(world, channel, existing)) == 1
+
+
+async def test_server_errors_are_retried_and_the_final_arrives_once(world: World) -> None:
+    await world.setup_cluster()
+    await world.start_gateway()
+    record = await world.start_session()
+    channel = int(record.channel_id)
+    existing = {m.id for m in world.emu.messages(channel)}
+    await world.emu.wait_for_message(channel, lambda m: "is ready" in m.content)
+    existing = {m.id for m in world.emu.messages(channel)}
+    # discord.py itself retries 500/502/504; a 503 reaches the renderer, which retries.
+    fault = world.emu.inject_error("create_message", 503, times=3)
+    turn = new_id()
+    text = long_answer(5000)
+    await world.write_event(record.name, turn, Final(status=FinalStatus.COMPLETED, text=text))
+    await eventually(
+        lambda: unfence([m.content for m in answer_messages(world, channel, existing)]) == text,
+        timeout=20,
+    )
+    assert fault.used == 3
+    gateway = world.gateways[-1].service
+    assert gateway.metrics.render_failures.labels(event="final")._value.get() == 3
+    await asyncio.sleep(0.3)
+    msgs = answer_messages(world, channel, existing)
+    assert len(msgs) == len(split_message(text))

@@ -51,6 +51,7 @@ from .custom_ids import approve_id, deny_id
 from .embeds import Embed, ToolLine, activity_embed, approval_embed
 from .errors import DiscordError, DiscordRejected, DiscordTransient
 from .payloads import BUTTON_DANGER, BUTTON_SUCCESS, MessageBody, button, row
+from .sessions import TERMINAL, SessionRecord
 from .streams import ensure_group, hget, hset, read_group
 
 log = structlog.get_logger(__name__)
@@ -59,6 +60,8 @@ GROUP = "cephalon-gateway"
 CONSUMER = "render"
 VIEW_TTL = 7 * 24 * 3600
 MAX_TOOLS = 25
+#: How long a replica keeps rendering a session after seeing it Ended or Failed.
+ENDED_GRACE_SECONDS = 120.0
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -474,8 +477,21 @@ class RenderManager:
         self.ctx = ctx
         self.lease_ms = int(lease_seconds * 1000)
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._ended_at: dict[str, float] = {}
         self._renew = ctx.redis.register_script(_RENEW)
         self._release = ctx.redis.register_script(_RELEASE)
+
+    def _wanted(self) -> dict[str, SessionRecord]:
+        """Live sessions, and ended ones for a grace period (their last events)."""
+        now = time.monotonic()
+        wanted: dict[str, SessionRecord] = {}
+        for record in self.ctx.sessions.all():
+            if record.phase in TERMINAL:
+                ended = self._ended_at.setdefault(record.name, now)
+                if now - ended > ENDED_GRACE_SECONDS:
+                    continue
+            wanted[record.name] = record
+        return wanted
 
     def _lease_key(self, session_id: str) -> str:
         return self.ctx.space.gateway(f"lease.render.{session_id}")
@@ -490,7 +506,7 @@ class RenderManager:
 
     async def tick(self) -> None:
         me = self.ctx.settings.replica
-        wanted = {s.name: s for s in self.ctx.sessions.all()}
+        wanted = self._wanted()
         for session_id, task in list(self.tasks.items()):
             if task.done():
                 self.tasks.pop(session_id)
