@@ -421,3 +421,29 @@ async def test_a_dead_engine_fails_the_turn_then_the_runtime(make_runtime: MakeR
     await asyncio.wait_for(setup.runtime.failed.wait(), 5)
     assert not setup.runtime.ready, "the process exits and the pod restarts it"
     assert (await setup.harness.admin.xpending(setup.harness.keys.turns, "runtime"))["pending"] == 0
+
+
+async def test_a_queued_turn_can_be_cancelled_before_it_starts(make_runtime: MakeRuntime) -> None:
+    async def slow(session: FakeSession, prompt: str) -> None:
+        await session.say(f"answer to {prompt}", chunk=1, delay=0.01)
+
+    setup = await make_runtime(slow)
+    running = await setup.harness.turn("first")
+    queued = await setup.harness.turn("second")
+    await setup.harness.wait(running.turn_id, "response_delta")
+    await setup.harness.control(Cancel(requested_by=USER), turn_id=queued.turn_id)
+    assert (await setup.harness.wait(running.turn_id))[-1].payload.status == "completed"
+    (final,) = await setup.harness.wait(queued.turn_id)
+    assert final.payload.status == "cancelled"
+    assert setup.session.prompts == ["first"]
+
+
+async def test_an_engine_error_without_idle_still_ends_the_turn(make_runtime: MakeRuntime) -> None:
+    async def silent_failure(session: FakeSession, prompt: str) -> None:
+        session.emit("session.error", error_type="query", status_code=429, message="slow down")
+        await asyncio.sleep(3600)  # never idle
+
+    setup = await make_runtime(silent_failure)
+    turn = await setup.harness.turn("hi")
+    (error,) = await setup.harness.wait(turn.turn_id, timeout=10)
+    assert error.payload.error.error_code == "RATE_LIMIT_MODEL"

@@ -112,6 +112,7 @@ class SessionRuntime:
         return await self.loop.decide(tool, arguments, call_id)
 
     async def start(self) -> None:
+        structlog.contextvars.bind_contextvars(session_id=self.settings.session.id)
         await self.health.start()
         await self.redis.ping()
         result = self.policy.reload()

@@ -134,6 +134,8 @@ class TurnLoop:
         self.gate: ToolGate | None = None
         self.policy_notice = False
         self.consuming = False
+        self.cancelled_turns: set[str] = set()
+        """Queued turns cancelled before they started (they end at once when reached)."""
         self.publisher = EventPublisher(bus)
         s = settings.session
         self.system_urn = to_urn(s.provider, s.tenant, "session", s.id)
@@ -240,6 +242,8 @@ class TurnLoop:
             if turn is not None and message.turn_id in (None, turn.turn_id):
                 log.info("turn_cancel_requested", by=payload.requested_by)
                 turn.signal(CancelSignal(payload.reason))
+            elif message.turn_id is not None:
+                self.cancelled_turns.add(message.turn_id)
         elif isinstance(payload, ApprovalDecision):
             matched = self.broker.decide(payload)
             if matched:
@@ -285,6 +289,9 @@ class TurnLoop:
         self, message: Envelope, request: TurnRequest, turn_id: str
     ) -> Final | ErrorEvent:
         trace_id = message.trace_id
+        if turn_id in self.cancelled_turns:
+            self.cancelled_turns.discard(turn_id)
+            return Final(status=FinalStatus.CANCELLED)
         text = request.text.strip()
         if text.startswith("/"):
             command = await self.command(text, trace_id)
@@ -392,6 +399,8 @@ class TurnLoop:
                         self.mcp.record(split[0], ok, error)
             if stop is None and (over := budget.exceeded()) is not None:
                 turn.signal(StopSignal(over))
+            if mapper.failure is not None and aborted_at is None:
+                aborted_at = time.monotonic()  # the engine gave up; idle should follow
             if not mapper.idle:
                 continue
             if steer and not cancelled and stop is None:
