@@ -22,6 +22,8 @@ async def test_cli_serves_seeds_and_stops(tmp_path: Path):
         "0",
         "--info-file",
         str(info_file),
+        "--extra-bot",
+        "goose",
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -35,6 +37,9 @@ async def test_cli_serves_seeds_and_stops(tmp_path: Path):
         assert info_file.stat().st_mode & 0o777 == 0o600
         assert info["bot_token"].startswith("fake-") and len(info["public_key"]) == 64
         seed = info["seed"]
+        apps = {a["name"]: a for a in info["applications"]}
+        assert set(apps) == {"Cephalon", "goose"}
+        assert apps["goose"]["bot_token"] != info["bot_token"]
         lobby = seed["channels"]["lobby"]
         base = info["url"] + "/_emulator"
         async with aiohttp.ClientSession() as s:
@@ -51,6 +56,9 @@ async def test_cli_serves_seeds_and_stops(tmp_path: Path):
             headers = {"Authorization": f"Bot {info['bot_token']}"}
             async with s.get(info["api_base"] + "/gateway/bot", headers=headers) as r:
                 assert (await r.json())["url"] == info["gateway_url"]
+            goose = {"Authorization": f"Bot {apps['goose']['bot_token']}"}
+            async with s.get(f"{info['api_base']}/guilds/{seed['guild_id']}", headers=goose) as r:
+                assert r.status == 200  # the extra bot was invited into the seeded guild
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)

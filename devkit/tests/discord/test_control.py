@@ -27,6 +27,12 @@ async def test_http_user_side_api_end_to_end(emu: DiscordEmulator, make_receiver
                 return await r.json() if r.content_type == "application/json" else await r.text()
 
         guild = await call("POST", "/guilds", {"name": "acme"})
+        goose = await call("POST", "/applications", {"name": "goose"})
+        assert goose["public_key"] != emu.public_key
+        await call(
+            "POST", f"/guilds/{guild['id']}/bots", {"application_id": goose["application_id"]}
+        )
+        assert goose["bot_user_id"] in (await call("GET", "/state"))["guilds"][0]["members"]
         role = await call(
             "POST", f"/guilds/{guild['id']}/roles", {"name": "operators", "permissions": "0"}
         )

@@ -13,7 +13,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from cephalon_devkit.discord.server import DiscordEmulator
+from cephalon_devkit.discord.server import DiscordEmulator, application_info
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="file holding the bot token to accept (default: a fresh fake token)",
     )
     parser.add_argument("--guild", default="cephalon-dev", help="name of the seeded guild")
+    parser.add_argument(
+        "--extra-bot",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another bot application (e.g. a second tenant's), invited into the seeded "
+        "guild; repeatable. Its token and key are under 'applications' in the info file",
+    )
     parser.add_argument("--no-seed", action="store_true", help="start with no guild")
     parser.set_defaults(func=run)
 
@@ -79,8 +87,12 @@ async def _serve(args: argparse.Namespace) -> int:
     )
     await emu.start()
     info = emu.connection_info()
+    extra = [emu.create_application(name) for name in args.extra_bot]
     if not args.no_seed:
         info["seed"] = seed(emu, args.guild)
+        for app in extra:
+            emu.add_bot(int(info["seed"]["guild_id"]), app)
+    info["applications"] = [application_info(app) for app in emu.applications]
     write_info(args.info_file, info)
     logger.info("Discord emulator serving at %s; details in %s", emu.url, args.info_file)
     stop = asyncio.Event()

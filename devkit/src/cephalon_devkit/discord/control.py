@@ -16,11 +16,13 @@ from aiohttp import web
 
 from cephalon_devkit.discord.errors import ApiError, DiscordEmulatorError
 from cephalon_devkit.discord.payloads import channel_payload, message_payload, user_payload
+from cephalon_devkit.discord.permissions import DEFAULT_BOT
 from cephalon_devkit.discord.rest import json_response
 from cephalon_devkit.discord.transcript import TranscriptEntry
 
 if TYPE_CHECKING:
     from cephalon_devkit.discord.server import DiscordEmulator
+    from cephalon_devkit.discord.state import Application
 
 PREFIX = "/_emulator"
 
@@ -52,6 +54,8 @@ async def _json(request: web.Request) -> dict[str, Any]:
 
 
 def add_control_routes(app: web.Application, emu: DiscordEmulator) -> None:
+    from cephalon_devkit.discord.server import application_info
+
     world = emu.world
 
     async def info(request: web.Request) -> Any:
@@ -188,10 +192,29 @@ def add_control_routes(app: web.Application, emu: DiscordEmulator) -> None:
     async def interactions(request: web.Request) -> Any:
         return [emu.interaction_summary(i) for i in emu.all_interactions]
 
+    def app_of(body: dict[str, Any]) -> Application:
+        return world.application(
+            int(body["application_id"]) if body.get("application_id") else None
+        )
+
     async def set_endpoint(request: web.Request) -> Any:
         body = await _json(request)
-        emu.set_interactions_url(body.get("url"))
-        return {"url": emu.interactions_url}
+        app = app_of(body)
+        emu.set_interactions_url(body.get("url"), app)
+        return {"url": app.interactions_url, "application_id": str(app.id)}
+
+    async def create_application(request: web.Request) -> Any:
+        body = await _json(request)
+        return application_info(emu.create_application(str(body["name"])))
+
+    async def add_bot(request: web.Request) -> Any:
+        body = await _json(request)
+        role = emu.add_bot(
+            int(request.match_info["guild_id"]),
+            app_of(body),
+            int(body.get("permissions", DEFAULT_BOT)),
+        )
+        return {"role_id": str(role.id)}
 
     async def verify_endpoint(request: web.Request) -> Any:
         return {"ok": await emu.verify_endpoint()}
@@ -270,6 +293,8 @@ def add_control_routes(app: web.Application, emu: DiscordEmulator) -> None:
         ("GET", "/info", info),
         ("GET", "/state", state),
         ("POST", "/guilds", create_guild),
+        ("POST", "/applications", create_application),
+        ("POST", "/guilds/{guild_id}/bots", add_bot),
         ("POST", "/users", create_user),
         ("POST", "/guilds/{guild_id}/roles", create_role),
         ("POST", "/guilds/{guild_id}/members", add_member),

@@ -69,6 +69,18 @@ FileSpec = tuple[str, bytes] | tuple[str, bytes, str | None]
 """``(filename, data)`` or ``(filename, data, content_type)``."""
 
 
+def application_info(app: Application) -> dict[str, Any]:
+    """An application's connection details (ids as strings)."""
+    return {
+        "name": app.name,
+        "application_id": str(app.id),
+        "bot_user_id": str(app.bot_id),
+        "bot_token": app.token,
+        "public_key": app.public_key,
+        "interactions_url": app.interactions_url,
+    }
+
+
 def new_bot_token() -> str:
     """A token that is obviously fake (and unique per emulator)."""
     return f"fake-bot-token.{secrets.token_hex(12)}"
@@ -249,6 +261,7 @@ class DiscordEmulator:
             "bot_user_id": str(self.bot.id),
             "bot_token": self.bot_token,
             "interactions_url": self.interactions_url,
+            "applications": [application_info(app) for app in self.world.apps.values()],
         }
 
     # --- setting the world up -------------------------------------------------------
