@@ -18,6 +18,8 @@ import structlog
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from cephalon_contracts import ErrorCode, new_trace_id
+
 from .access import Actor, may_approve, may_drive
 from .commands import Commands, parse_invocation
 from .context import GatewayContext
@@ -110,9 +112,13 @@ class InteractionHandler:
             except DiscordError:
                 bound.warning("interaction_reply_failed")
         except Exception:
-            bound.exception("interaction_failed")
+            trace_id = new_trace_id()
+            bound.exception("interaction_failed", trace_id=trace_id)
             try:
-                await responder.reply("⚠️ Something went wrong on our side. Please try again.")
+                await responder.reply(
+                    "⚠️ Something went wrong on our side. Please try again.\n"
+                    f"-# `{ErrorCode.INTERNAL_ERROR.value}` · trace `{trace_id}`"
+                )
             except DiscordError:
                 pass
 
