@@ -231,3 +231,47 @@ async def test_command_options_resolve_and_permissions_apply(
         await emu.run_command(lobby.id, alice, "admin")
     owner = emu.world.users[guild.owner_id]
     assert (await emu.run_command(lobby.id, owner, "admin")).acknowledged
+
+
+async def test_modal_opened_and_submitted(emu: DiscordEmulator, world, make_receiver):
+    _, alice, lobby = world
+
+    async def answer(payload: dict[str, Any]) -> web.StreamResponse:
+        if payload["type"] == 3:
+            return web.json_response(
+                {
+                    "type": 9,
+                    "data": {
+                        "custom_id": "cephalon:ask-modal",
+                        "title": "Ask",
+                        "components": [
+                            {
+                                "type": 1,
+                                "components": [
+                                    {
+                                        "type": 4,
+                                        "custom_id": "prompt",
+                                        "label": "Prompt",
+                                        "style": 2,
+                                    }
+                                ],
+                            }
+                        ],
+                    },
+                }
+            )
+        return web.json_response({"type": 4, "data": {"content": "queued", "flags": 64}})
+
+    receiver = await make_receiver(emu, answer)
+    opened = await emu.click_button(start_chat_message(emu, lobby.id), "cephalon:start", alice)
+    assert opened.response_type == 9
+    submitted = await emu.submit_modal(opened, {"prompt": "fix the build"})
+    data = receiver.received[-1]["data"]
+    assert receiver.received[-1]["type"] == 5
+    assert data["custom_id"] == "cephalon:ask-modal"
+    assert data["components"][0]["components"][0] == {
+        "type": 4,
+        "custom_id": "prompt",
+        "value": "fix the build",
+    }
+    assert submitted.acknowledged and emu.transcript(lobby.id)[-1].content == "queued"

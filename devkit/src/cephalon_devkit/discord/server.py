@@ -32,6 +32,8 @@ from cephalon_devkit.discord.gateway import PRIVILEGED_INTENTS, Gateway, Gateway
 from cephalon_devkit.discord.interactions import (
     APPLICATION_COMMAND,
     MESSAGE_COMPONENT,
+    MODAL,
+    MODAL_SUBMIT,
     PING,
     PONG,
     Interaction,
@@ -421,6 +423,35 @@ class DiscordEmulator:
             data={"custom_id": custom_id, "component_type": 3, "values": list(values)},
             message_id=m.id,
             app_id=self._owning_app(m),
+        )
+        return await self._deliver(i, wait)
+
+    async def submit_modal(
+        self, opened_by: Interaction, values: Mapping[str, str], *, wait: bool = True
+    ) -> Interaction:
+        """The user fills in and submits the modal ``opened_by`` answered with
+        (``MODAL``): a MODAL_SUBMIT interaction with one text input per ``values``
+        entry (custom id → text). Inputs the modal marks required must be given."""
+        if opened_by.response_type != MODAL or opened_by.response_data is None:
+            raise DiscordEmulatorError(f"interaction {opened_by.id} did not open a modal")
+        modal = opened_by.response_data
+        inputs = [c for row in modal.get("components") or [] for c in row.get("components") or []]
+        declared = {str(c.get("custom_id")): c for c in inputs}
+        missing = [k for k, c in declared.items() if c.get("required", True) and k not in values]
+        unknown = [k for k in values if k not in declared]
+        if missing or unknown:
+            raise DiscordEmulatorError(f"modal: missing required {missing}, unknown {unknown}")
+        rows: list[JsonObject] = [
+            {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]}
+            for k, v in values.items()
+        ]
+        i = self.interactions.new(
+            MODAL_SUBMIT,
+            user_id=opened_by.user_id,
+            channel_id=opened_by.channel_id,
+            data={"custom_id": modal.get("custom_id"), "components": rows},
+            message_id=opened_by.message_id,
+            app_id=opened_by.app_id,
         )
         return await self._deliver(i, wait)
 
