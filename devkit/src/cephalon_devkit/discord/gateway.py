@@ -233,7 +233,7 @@ class Gateway:
     # --- the connection -------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=4 * 1024 * 1024)
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=4 * 1024 * 1024, timeout=5.0)
         await ws.prepare(request)
         self.connect_paths.append(request.path)
         self._sockets.add(ws)

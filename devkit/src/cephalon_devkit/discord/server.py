@@ -113,7 +113,6 @@ class DiscordEmulator:
         self.world = World(
             limits=self.limits, bot_name=bot_name, bot_token=bot_token or new_bot_token()
         )
-        self.bot_token = self.world.app.token
         self.limiter = RateLimiter(self.limits)
         self.interactions = Interactions(self.world, self.limits)
         self.interactions.endpoint_url = interactions_url
@@ -213,6 +212,11 @@ class DiscordEmulator:
     @property
     def resume_gateway_url(self) -> str:
         return f"ws://{self.host}:{self.port}/resume-gateway"
+
+    @property
+    def bot_token(self) -> str:
+        """The primary bot's token (fake, unique per emulator unless one was given)."""
+        return self.world.app.token
 
     @property
     def public_key(self) -> str:
