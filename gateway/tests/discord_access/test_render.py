@@ -115,9 +115,13 @@ async def test_long_streamed_answer_arrives_complete_in_order_with_fences(world:
     activity = [m for m in world.emu.messages(channel) if m.embeds]
     assert len(activity) == 1 and "read_file" in str(activity[0].embeds)
     assert world.emu.rate_limited_requests == []
+
     # The events were all acknowledged.
-    pending = await world.admin.xpending(world.space.events(record.name), "cephalon-gateway")
-    assert pending["pending"] == 0
+    async def all_acknowledged() -> bool:
+        info = await world.admin.xpending(world.space.events(record.name), "cephalon-gateway")
+        return bool(info["pending"] == 0)
+
+    await eventually(all_acknowledged)
 
 
 async def test_approval_only_owner_decides_and_error_shows_trace(world: World) -> None:
