@@ -19,6 +19,7 @@ from cephalon_contracts.resources import GROUP, VERSION, ProviderTenantSpec, Ses
 from .builders.common import LABEL_COMPONENT
 from .builders.session import SessionContext
 from .builders.tenant import TenantContext
+from .credentials import SessionRef, revoke_session_credentials
 from .deps import Deps
 from .errors import KubeError, SpecError
 from .kube import KubeClient
@@ -170,8 +171,6 @@ def register(registry: kopf.OperatorRegistry, config: OperatorSettings) -> None:
         reconciler = SessionReconciler(deps, body, patch, logger)
         try:
             if tenant is None:
-                from .credentials import SessionRef, revoke_session_credentials
-
                 ref = SessionRef(
                     spec.provider, spec.tenant, body.metadata["name"], deps.settings.topic_root
                 )

@@ -173,8 +173,7 @@ class SessionReconciler:
                 kopf.warn(self.body, reason="QuotaExceeded", message=refusal)
                 return
             self.deps.admissions.active[key][self.name] = ctx.spec.owner.id
-        credentials = await self.ensure_credentials(ctx)
-        del credentials  # applied and stored in the session Secret
+        await self.ensure_credentials(ctx)
         pvc = build_workspace_pvc(ctx)
         if pvc is not None:
             await kube.ensure(pvc, update=False)
