@@ -148,3 +148,18 @@ async def test_commands_set_overrides_ask_and_end(world: World) -> None:
     assert await lifecycle.expire_channels(now=10**12) == [record.channel_id]
     assert channel not in emu.world.channels
     assert json.loads(json.dumps(obj))  # the object is plain JSON
+
+
+async def test_deleting_the_channel_ends_the_session(world: World) -> None:
+    await world.setup_cluster()
+    await world.start_gateway()
+    record = await world.start_session()
+    world.emu.world.delete_channel(int(record.channel_id), world.guild.owner_id)
+
+    async def ended() -> bool:
+        obj = await world.k.request(
+            "GET", f"/apis/cephalon.dev/v1alpha1/namespaces/{NAMESPACE}/agentsessions/{record.name}"
+        )
+        return bool(obj["spec"]["lifecycle"]["state"] == "Ended")
+
+    await eventually(ended)

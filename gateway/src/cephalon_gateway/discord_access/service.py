@@ -18,7 +18,7 @@ from .access import Actor
 from .attachments import IncomingAttachment
 from .commands import Commands, sync_commands
 from .context import GatewayContext
-from .errors import DiscordError
+from .errors import DiscordError, GatewayError
 from .ingest import IncomingMessage, ingest_message
 from .interactions import InteractionHandler
 from .keys import KeySpace
@@ -78,6 +78,7 @@ class DiscordClient(discord.Client):
         self,
         on_message: Callable[[discord.Message], Awaitable[None]],
         on_guild: Callable[[str], Awaitable[None]],
+        on_channel_deleted: Callable[[str], Awaitable[None]],
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -87,6 +88,7 @@ class DiscordClient(discord.Client):
         super().__init__(intents=intents, **options)
         self._handle_message = on_message
         self._handle_guild = on_guild
+        self._handle_channel_deleted = on_channel_deleted
 
     async def on_message(self, message: discord.Message) -> None:
         await self._handle_message(message)
@@ -96,6 +98,9 @@ class DiscordClient(discord.Client):
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self._handle_guild(str(guild.id))
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        await self._handle_channel_deleted(str(channel.id))
 
 
 class GatewayService:
@@ -151,7 +156,10 @@ class GatewayService:
             channel_rate=s.discord.channel_rate_per_second,
         )
         self.client = DiscordClient(
-            self._on_message, self._on_guild, http_trace=make_trace(limiter, self.metrics)
+            self._on_message,
+            self._on_guild,
+            self._on_channel_deleted,
+            http_trace=make_trace(limiter, self.metrics),
         )
         await self.client.login(creds.bot_token)
         assert self.client.user is not None
@@ -218,6 +226,19 @@ class GatewayService:
             await sync_commands(ctx, guild_id)
         except DiscordError as e:
             log.error("command_sync_failed", guild_id=guild_id, error=str(e))
+
+    async def _on_channel_deleted(self, channel_id: str) -> None:
+        """Someone deleted a session's channel: nothing can be shown any more, so the
+        session is ended (idempotent: every replica may see the event)."""
+        ctx = self.ctx
+        record = ctx.sessions.by_channel(channel_id) if ctx else None
+        if ctx is None or record is None or not record.active:
+            return
+        log.info("session_channel_deleted", session_id=record.name, channel_id=channel_id)
+        try:
+            await ctx.sessions.end(record.name)
+        except GatewayError as e:
+            log.warning("session_end_failed", session_id=record.name, error=str(e))
 
     def _spawn(self, coro: Awaitable[Any], name: str) -> None:
         async def guarded() -> None:
