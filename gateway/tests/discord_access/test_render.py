@@ -211,6 +211,18 @@ async def test_gateway_killed_mid_stream_posts_the_final_once(world: World) -> N
     assert unfence([m.content for m in msgs]) == text
     assert len(msgs) == len({m.content for m in msgs})  # nothing posted twice
 
+    # Even with the render state lost, a replayed final reuses the same messages:
+    # the posts carry the same nonces and Discord returns the first messages.
+    await world.admin.delete(world.space.gateway(f"render.{record.name}"))
+    await world.write_event(record.name, turn, Final(status=FinalStatus.COMPLETED, text=text))
+
+    async def acknowledged() -> bool:
+        (group,) = await world.admin.xinfo_groups(world.space.events(record.name))
+        return bool(group["lag"] == 0 and group["pending"] == 0)
+
+    await eventually(acknowledged)
+    assert [m.id for m in answer_messages(world, channel, existing)] == [m.id for m in msgs]
+
 
 async def test_two_replicas_make_one_turn_and_render_once(world: World) -> None:
     await world.setup_cluster()
