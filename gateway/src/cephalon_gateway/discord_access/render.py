@@ -60,6 +60,8 @@ GROUP = "cephalon-gateway"
 CONSUMER = "render"
 VIEW_TTL = 7 * 24 * 3600
 MAX_TOOLS = 25
+#: Stop the typing indicator when a turn has had no event for this long.
+TYPING_WITHOUT_EVENTS_SECONDS = 60.0
 #: How long a replica keeps rendering a session after seeing it Ended or Failed.
 ENDED_GRACE_SECONDS = 120.0
 _RENEW = """
@@ -142,6 +144,7 @@ class SessionRenderer:
         self.clock = EditClock(ctx.settings.discord.edit_interval_seconds)
         self._typing_at: dict[str, float] = {}
         self._shown_at = -1e9  # last post or edit in the channel (monotonic)
+        self._event_at: dict[str, float] = {}  # last event of each live turn (monotonic)
         self._state_key = ctx.space.gateway(f"render.{session_id}")
         self._log = log.bind(session_id=session_id)
 
@@ -171,7 +174,11 @@ class SessionRenderer:
             if not v.done and (v.answer_dirty or v.activity_dirty)
             for m in (v.messages[-1:] or ["-"])
         ]
-        if any(not v.done for v in self.views.values()):
+        now = time.monotonic()
+        if any(
+            now - self._event_at.get(v.turn_id, 0.0) < TYPING_WITHOUT_EVENTS_SECONDS
+            for v in self.views.values()
+        ):
             waits.append(self.ctx.settings.discord.typing_interval_seconds)
         return max(20, int(min(waits, default=2.0) * 1000)) if waits else 2000
 
@@ -205,8 +212,10 @@ class SessionRenderer:
         payload = message.payload
         view = await self._view(message.turn_id or "session")
         if view.done:
+            self.views.pop(view.turn_id, None)
             await self._ack(entry_id)
             return
+        self._event_at[view.turn_id] = time.monotonic()
         self.ctx.metrics.events_rendered.labels(event=payload.type).inc()
         if isinstance(payload, ResponseDelta):
             view.add_delta(payload.seq, payload.text)
@@ -270,6 +279,7 @@ class SessionRenderer:
             await self._ack(view.final_entry)
         self.views.pop(view.turn_id, None)
         self._typing_at.pop(view.turn_id, None)
+        self._event_at.pop(view.turn_id, None)
 
     async def _retrying(self, step: Any, entry_id: str, message: Envelope) -> None:
         """Run ``step`` until it succeeds; permanent failures go to the dead letters."""
@@ -324,6 +334,8 @@ class SessionRenderer:
         nothing was posted or edited for a typing interval (each costs a request from
         the shared budget)."""
         now = time.monotonic()
+        if now - self._event_at.get(view.turn_id, now) > TYPING_WITHOUT_EVENTS_SECONDS:
+            return  # the runtime went quiet (or the events had no turn): stop typing
         interval = self.ctx.settings.discord.typing_interval_seconds
         started = view.turn_id in self._typing_at
         last = max(self._typing_at.get(view.turn_id, -interval), self._shown_at)
