@@ -59,16 +59,21 @@ class HeartbeatWriter:
     interval_seconds: float = 5.0
     ttl_seconds: int = 30
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: bool = False
 
     def poke(self) -> None:
         """Write soon: something the operator shows has changed."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.stopping = True
         self._wake.set()
 
     async def write(self) -> None:
         await self.bus.write_heartbeat(self.state.heartbeat().model_dump_json(), self.ttl_seconds)
 
     async def run(self) -> None:
-        while True:
+        while not self.stopping:
             self._wake.clear()
             try:
                 await self.write()

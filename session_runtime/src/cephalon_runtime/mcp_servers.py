@@ -113,6 +113,7 @@ class McpSupervisor:
     clock: Callable[[], float] = time.monotonic
     on_change: Callable[[], None] = lambda: None
     servers: dict[str, ServerState] = field(default_factory=dict)
+    stopping: bool = False
 
     def __post_init__(self) -> None:
         for s in self.settings.servers:
@@ -252,8 +253,8 @@ class McpSupervisor:
         await asyncio.gather(*(self.probe(name) for name in self.servers))
 
     async def run_probes(self) -> None:
-        """Probe every server forever, every ``probe_interval_seconds``."""
-        while True:
+        """Probe every server every ``probe_interval_seconds`` until stopped."""
+        while not self.stopping:
             await self.probe_all()
             await asyncio.sleep(self.settings.probe_interval_seconds)
 

@@ -28,6 +28,9 @@ from .turns import TurnLoop
 
 log = structlog.get_logger("cephalon_runtime")
 
+#: How long stopping waits for the background tasks to end.
+STOP_TIMEOUT_SECONDS = 10.0
+
 
 def redis_client(settings: RuntimeSettings, *, decode: bool) -> aioredis.Redis:
     """A client authenticated as the session's ACL user (credentials from files)."""
@@ -173,7 +176,7 @@ class SessionRuntime:
 
     async def _watch_policy(self) -> None:
         assert self.loop is not None
-        while True:
+        while not self.loop.stopping:
             await asyncio.sleep(self.settings.policy.watch_interval_seconds)
             if self.policy.tenant_changed():
                 log.info("tenant_policy_changed")
@@ -186,11 +189,20 @@ class SessionRuntime:
     async def stop(self) -> None:
         self.state.ready = False
         self.broker.deny_all(self.loop.system_urn if self.loop else "", "the runtime is stopping")
+        if self.loop is not None:
+            self.loop.stopping = True
+        self.heartbeat.stop()
+        self.mcp.stopping = True
         for task in reversed(self._tasks):
             task.cancel()
-        for task in self._tasks:
+        done, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
+        for task in pending:  # should never happen; say which part would not stop
+            log.error(
+                "runtime_task_would_not_stop", task=task.get_name(), stack=repr(task.get_stack())
+            )
+        for task in done:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
         self._tasks.clear()
         with contextlib.suppress(Exception):
             await self.bus.write_heartbeat(self.state.heartbeat().model_dump_json(), 5)

@@ -103,6 +103,16 @@ class Turn:
         self.queue.put_nowait(item)
 
 
+def _late_steering(turn: Turn) -> list[str]:
+    """Steering texts that arrived while the engine was going idle (else they'd be lost)."""
+    texts: list[str] = []
+    while not turn.queue.empty():
+        item = turn.queue.get_nowait()
+        if isinstance(item, SteerSignal):
+            texts.append(item.text)
+    return texts
+
+
 class TurnLoop:
     def __init__(
         self,
@@ -134,6 +144,9 @@ class TurnLoop:
         self.gate: ToolGate | None = None
         self.policy_notice = False
         self.consuming = False
+        self.stopping = False
+        """Set before the loops are cancelled: a cancellation swallowed inside a client
+        library (seen with blocking reads on Python 3.11) still ends them within ~1 s."""
         self.cancelled_turns: set[str] = set()
         """Queued turns cancelled before they started (they end at once when reached)."""
         self.publisher = EventPublisher(bus)
@@ -157,14 +170,14 @@ class TurnLoop:
         for delivery in await self.bus.pending_turns():
             await self.handle(delivery)
         self.consuming = True
-        while True:
+        while not self.stopping:
             fresh = await self.bus.next_turn(block_ms=1000)
             if fresh is not None:
                 await self.handle(fresh)
 
     async def run_control(self) -> None:
         await self.bus.start_control()
-        while True:
+        while not self.stopping:
             for delivery in await self.bus.next_control(block_ms=1000):
                 await self.on_control(delivery)
 
@@ -403,6 +416,7 @@ class TurnLoop:
                 aborted_at = time.monotonic()  # the engine gave up; idle should follow
             if not mapper.idle:
                 continue
+            steer += _late_steering(turn)
             if steer and not cancelled and stop is None:
                 text = "\n\n".join(steer)
                 steer.clear()

@@ -18,6 +18,7 @@ import base64
 import os
 import shutil
 import tempfile
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from pathlib import Path
@@ -48,22 +49,36 @@ from .base import UNMATCHED_CALL_PREFIX, EngineEvent, Gate, SessionConfig
 
 log = structlog.get_logger("cephalon_runtime.engine.copilot")
 
+#: How long a graceful CLI stop may take before the CLI is killed.
+STOP_TIMEOUT_SECONDS = 8.0
+
 #: Permission kinds → the tool names policy rates (when a request names no tool).
 _KIND_TOOL = {"shell": "bash", "write": "write", "read": "read", "url": "url"}
 
 
-async def stop_client(client: CopilotClient) -> None:
-    """Stop the CLI and close its pipes.
+async def stop_client(client: CopilotClient, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+    """Stop the CLI — gracefully if it manages within ``timeout``, else by killing it —
+    and close its pipes.
 
-    SDK 1.0.25's ``client.stop()`` reaps the CLI but leaves its stdout/stderr pipes
-    open, leaking two file objects per client (a ResourceWarning); close them here.
+    ``client.stop()`` may take up to ~30 s (a shutdown RPC, a graceful exit wait, then
+    terminate and kill), for instance while the CLI is compacting a conversation; the
+    pod's grace period is shorter. And SDK 1.0.25's ``stop()`` reaps the CLI but leaves
+    its stdout/stderr pipes open, leaking two file objects per client (a
+    ResourceWarning), so they are closed here.
     """
     process = client._cli_process
-    await client.stop()
-    if process is not None:
-        for pipe in (process.stdout, process.stderr):
-            if pipe is not None:
-                pipe.close()
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(client.stop(), timeout)
+        log.info("engine_stopped", seconds=round(time.monotonic() - started, 2))
+    except Exception as e:  # a timeout or a failed shutdown RPC: kill it
+        log.warning("engine_stop_forced", reason=repr(e))
+        await client.force_stop()
+    finally:
+        if process is not None:
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
 
 
 def _attachment(stored: StoredAttachment) -> dict[str, str]:
@@ -274,15 +289,12 @@ class CopilotEngine:
     async def stop(self) -> None:
         for session in self._sessions:
             try:
-                await session.close()
-            except Exception as e:  # the CLI may already be gone
-                log.warning("engine_session_close_failed", error=str(e))
+                await asyncio.wait_for(session.close(), 5)
+            except Exception as e:  # the CLI may already be gone or busy
+                log.warning("engine_session_close_failed", error=repr(e))
         self._sessions.clear()
         if self._client is not None:
             client, self._client = self._client, None
-            try:
-                await asyncio.wait_for(stop_client(client), 10)
-            except Exception as e:
-                log.warning("engine_stop_failed", error=str(e))
+            await stop_client(client)
         if self._own_home is not None:
             shutil.rmtree(self._own_home, ignore_errors=True)
