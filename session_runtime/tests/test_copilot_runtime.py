@@ -226,6 +226,31 @@ async def test_mcp_tool_call_through_the_sidecar(env: Env) -> None:
     assert tool_message["role"] == "tool" and "Run make setup" in str(tool_message["content"])
 
 
+async def test_elevated_tool_runs_and_is_reported(env: Env) -> None:
+    env.model.load(
+        [
+            {"tool_calls": [{"name": "ws-note", "arguments": {"text": "remember this"}}]},
+            {"match": {"last_role": "tool"}, "reply": "Noted."},
+        ]
+    )
+    turn = await env.harness.turn("note it")
+    events = await env.harness.wait(turn.turn_id)
+    (call,) = [e.payload for e in events if e.type == "tool_call"]
+    assert call.risk == RiskLevel.ELEVATED
+    assert "approval_request" not in [e.type for e in events]
+    assert "remember this" in (env.workspace / "NOTES.md").read_text()
+
+
+async def test_metrics_endpoint_counts_turns(env: Env) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", env.runtime.health.port)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    body = (await reader.read()).decode()
+    writer.close()
+    await writer.wait_closed()
+    assert 'cephalon_runtime_turns_total{outcome="completed"}' in body
+    assert 'cephalon_runtime_tool_calls_total{decision="allow",risk="elevated"}' in body
+
+
 def publish_script(answer: str) -> list[dict[str, object]]:
     return [
         {"tool_calls": [{"name": "ws-publish", "arguments": {"branch": "feature/x"}}]},
