@@ -22,7 +22,12 @@ from cephalon_contracts.events import (
     ToolResultSummary,
 )
 from cephalon_contracts.resources import Budgets
-from cephalon_runtime.approvals import ApprovalBroker, ToolGate, summarise_arguments
+from cephalon_runtime.approvals import (
+    ApprovalBroker,
+    ToolGate,
+    policy_tool_name,
+    summarise_arguments,
+)
 from cephalon_runtime.budgets import SessionUsage, TurnBudget, session_exhausted
 from cephalon_runtime.errors import McpCircuitOpenError, McpError
 from cephalon_runtime.events import EventMapper, plan_from_markdown
@@ -391,6 +396,19 @@ async def test_gate_budget_and_circuit_come_first() -> None:
     )
     assert not refused.allow and refused.error is down and not refused.stop_turn
     assert published == []
+
+
+async def test_a_skill_is_rated_by_its_name() -> None:
+    levels = {"skill:deploy": RiskLevel.RESTRICTED}
+    published: list[ApprovalRequest] = []
+    g = gate(RiskLevel.SAFE, published, ApprovalBroker())
+    g.risk_of = lambda tool: levels.get(tool, RiskLevel.SAFE)
+    assert policy_tool_name("skill", {"skill": "deploy"}) == "skill:deploy"
+    assert policy_tool_name("bash", {"skill": "deploy"}) == "bash"
+    assert (await g.decide("skill", {"skill": "review"}, "c1")).allow
+    decided = await g.decide("skill", {"skill": "deploy"}, "c2")
+    assert not decided.allow and decided.risk is RiskLevel.RESTRICTED
+    assert published and published[0].tool == "skill:deploy"
 
 
 def test_argument_summaries_are_redacted_and_short() -> None:

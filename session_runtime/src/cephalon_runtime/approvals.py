@@ -66,6 +66,17 @@ def summarise_arguments(arguments: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def policy_tool_name(tool: str, arguments: Any) -> str:
+    """The name policy rates a call under: the CLI's ``skill`` tool invoking skill ``x``
+    is ``skill:x`` (so a tenant can make one skill restricted); anything else as is."""
+    if tool == "skill" and isinstance(arguments, dict):
+        for key in ("skill", "name", "skill_name"):
+            value = arguments.get(key)
+            if isinstance(value, str) and value:
+                return f"skill:{value}"
+    return tool
+
+
 @dataclass
 class ApprovalBroker:
     """Waiting approval requests, keyed by request id."""
@@ -141,6 +152,7 @@ class ToolGate:
         return decision
 
     async def _decide(self, tool: str, arguments: Any, call_id: str) -> GateDecision:
+        tool = policy_tool_name(tool, arguments)
         risk = self.risk_of(tool)
         over = self.charge_tool_call()
         if over is not None:

@@ -31,6 +31,9 @@ log = structlog.get_logger("cephalon_runtime.bus")
 
 GROUP = "runtime"
 FIELD = "envelope"
+#: The events stream is capped (approximately) at this many entries; the gateway reads
+#: it as it goes, so only a reader gone for a very long time could miss anything.
+EVENTS_MAXLEN = 100_000
 #: How long a finished turn's marker is kept (re-deliveries come within minutes).
 DONE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -167,7 +170,12 @@ class SessionBus:
         )
 
     async def publish(self, message: Envelope) -> str:
-        entry: Any = await self.client.xadd(self.keys.events, {FIELD: encode_envelope(message)})
+        entry: Any = await self.client.xadd(
+            self.keys.events,
+            {FIELD: encode_envelope(message)},
+            maxlen=EVENTS_MAXLEN,
+            approximate=True,
+        )
         return str(entry)
 
     async def requeue(self, message: Envelope) -> None:
@@ -181,7 +189,12 @@ class SessionBus:
         """Publish a turn's last event, mark the turn done and acknowledge it — atomically,
         so a crash leaves either all three or none."""
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.keys.events, {FIELD: encode_envelope(message)})
+            pipe.xadd(
+                self.keys.events,
+                {FIELD: encode_envelope(message)},
+                maxlen=EVENTS_MAXLEN,
+                approximate=True,
+            )
             pipe.set(self.keys.turn_done(idempotency_key), message.id, ex=DONE_TTL_SECONDS)
             if entry_id is not None:
                 pipe.xack(self.keys.turns, GROUP, entry_id)
@@ -231,7 +244,12 @@ class EventPublisher:
                 try:
                     async with self._bus.client.pipeline(transaction=False) as pipe:
                         for message in batch:
-                            pipe.xadd(self._bus.keys.events, {FIELD: encode_envelope(message)})
+                            pipe.xadd(
+                                self._bus.keys.events,
+                                {FIELD: encode_envelope(message)},
+                                maxlen=EVENTS_MAXLEN,
+                                approximate=True,
+                            )
                         await pipe.execute()
                 except Exception as e:  # reported to the turn at its next flush
                     log.warning("event_publish_failed", error=str(e), dropped=len(batch))

@@ -41,7 +41,7 @@ from cephalon_contracts.events import (
     ToolResultSummary,
 )
 
-from .approvals import summarise_arguments
+from .approvals import policy_tool_name, summarise_arguments
 
 #: Tools that only report; mapped to ``action``/``plan`` rather than shown as tool calls.
 INTENT_TOOLS = frozenset({"report_intent"})
@@ -221,7 +221,7 @@ class EventMapper:
                 call_id=call_id[:128],
                 tool=tool[:200],
                 server=self.server_of(tool),
-                risk=self.risk_of(tool),
+                risk=self.risk_of(policy_tool_name(tool, arguments)),
                 arguments_summary=summarise_arguments(arguments, 1000),
             )
         ]
