@@ -176,7 +176,7 @@ async def test_plain_turn_streams_deltas_in_order(env: Env) -> None:
     assert request.auth_ok, "the session's token file is the BYOK api_key"
     assert request.model == MODEL
     assert "Never push to main." in request.system_prompt, "tenant RULES.md reached the model"
-    assert "deploy" in request.system_prompt, "the tenant's skill is indexed"
+    assert "<name>deploy</name>" in request.system_prompt, "the tenant's skill reached the CLI"
     pending = await env.harness.admin.xpending(env.harness.keys.turns, "runtime")
     assert pending["pending"] == 0, "acknowledged after the final"
 

@@ -22,6 +22,7 @@ from cephalon_contracts.events import (
     ToolResultSummary,
 )
 from cephalon_contracts.resources import Budgets
+from cephalon_policy import parse_skill
 from cephalon_runtime.approvals import (
     ApprovalBroker,
     ToolGate,
@@ -494,8 +495,16 @@ def test_policy_manager_keeps_the_last_good_snapshot(tmp_path: Path) -> None:
         mcp={"servers": [{"name": "git", "url": "u", "tools": {"push": "restricted"}}]},
     )
     manager = PolicyManager(settings)
+    (tenant / "skill.deploy.md").write_text(
+        "---\nname: deploy\ndescription: 'Deploy: carefully.'\nallowed-tools: Bash(make:*)\n"
+        "---\nSteps.\n"
+    )
     assert manager.reload().ok
     good = manager.snapshot.hash
+    written = (manager.skills_dir / "deploy" / "SKILL.md").read_text()
+    assert parse_skill("tenant", "skills/deploy/SKILL.md", written).description == (
+        "Deploy: carefully."
+    ), "the engine's copy of a skill reads back the same"
     assert manager.risk_of("git-push") is RiskLevel.RESTRICTED
     text = manager.system_message()
     assert text.index("Use pytest.") < text.index("Never push to main."), "tenant rules last"

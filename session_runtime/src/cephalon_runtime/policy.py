@@ -13,6 +13,7 @@ load falls back to tenant + defaults only, then to hard safety only, and the err
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -74,6 +75,23 @@ def rebuild_tenant_tree(configmap: Path, target: Path) -> None:
             shutil.copyfile(entry, folder / "SKILL.md")
 
 
+def materialize_skills(snapshot: PolicySnapshot, target: Path) -> None:
+    """Write the snapshot's skills (already merged: tenant over workspace over defaults)
+    as ``<target>/<name>/SKILL.md`` for the engine's own skill loader."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for skill in snapshot.skills:
+        lines = ["---", f"name: {json.dumps(skill.name)}"]
+        lines.append(f"description: {json.dumps(skill.description)}")
+        if skill.allowed_tools:
+            lines.append(f"allowed-tools: {json.dumps(list(skill.allowed_tools))}")
+        lines += ["---", skill.body]
+        folder = target / skill.name
+        folder.mkdir()
+        (folder / "SKILL.md").write_text("\n".join(lines), encoding="utf-8")
+
+
 def catalogue(servers: list[McpServerSetting]) -> list[McpServerSpec]:
     """The session's MCP servers as tenant catalogue entries, for the risk layer."""
     return [
@@ -97,15 +115,24 @@ class PolicyManager:
     _tenant_tree: Path | None = None
     _fingerprint: str = ""
 
+    @property
+    def _scratch(self) -> Path:
+        if self._tenant_tree is None:
+            self._tenant_tree = Path(tempfile.mkdtemp(prefix="cephalon-policy-"))
+        return self._tenant_tree
+
+    @property
+    def skills_dir(self) -> Path:
+        """Where the snapshot's skills are written for the engine (one folder each)."""
+        return self._scratch / "skills"
+
     def _tree(self) -> Path | None:
         source = self.settings.policy.tenant_dir
         if source is None:
             return None
-        if self._tenant_tree is None:
-            self._tenant_tree = Path(tempfile.mkdtemp(prefix="cephalon-tenant-policy-"))
         self._fingerprint = tenant_fingerprint(source)
-        rebuild_tenant_tree(source, self._tenant_tree / "root")
-        return self._tenant_tree / "root"
+        rebuild_tenant_tree(source, self._scratch / "tenant")
+        return self._scratch / "tenant"
 
     def _risk(self) -> RiskConfig:
         return RiskConfig(mcp_servers=catalogue(self.settings.mcp.servers))
@@ -146,6 +173,8 @@ class PolicyManager:
             result = ReloadResult(self.holder.current, True, errors)
         for error in result.errors:
             log.warning("policy_error", error=error.message, code=str(error.error_code))
+        if result.changed:
+            materialize_skills(self.snapshot, self.skills_dir)
         return result
 
     def tenant_changed(self) -> bool:
@@ -162,8 +191,8 @@ class PolicyManager:
         return self.snapshot.risk_of(tool)
 
     def system_message(self) -> str:
-        snapshot = self.snapshot
-        return snapshot.instructions() + ("\n" + snapshot.skill_index() if snapshot.skills else "")
+        """The instructions; skills reach the engine through :attr:`skills_dir`."""
+        return self.snapshot.instructions()
 
     def close(self) -> None:
         if self._tenant_tree is not None:

@@ -135,6 +135,7 @@ class SessionRuntime:
                 working_directory=str(self.settings.workspace.path),
                 gate=self._gate,
                 mcp_servers=self.mcp.sdk_configs(),
+                skill_directories=[str(self.policy.skills_dir)],
             )
         )
         self.loop = TurnLoop(

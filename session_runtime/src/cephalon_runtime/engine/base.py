@@ -35,6 +35,7 @@ class SessionConfig:
     working_directory: str
     gate: Gate
     mcp_servers: dict[str, dict[str, object]] = field(default_factory=dict)
+    skill_directories: list[str] = field(default_factory=list)
 
 
 class EngineSession(Protocol):

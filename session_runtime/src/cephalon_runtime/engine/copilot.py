@@ -281,6 +281,7 @@ class CopilotEngine:
             working_directory=config.working_directory,
             mcp_servers=cast(dict[str, MCPServerConfig], config.mcp_servers) or None,
             system_message={"mode": "append", "content": config.system_message},
+            skill_directories=config.skill_directories or None,
         )
         wrapper.attach(session)
         self._sessions.append(wrapper)
