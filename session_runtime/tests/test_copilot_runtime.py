@@ -63,6 +63,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     workspace = base / "workspace"
     workspace.mkdir()
     (workspace / "README.md").write_text("# Demo\nRun make setup.\n")
+    (workspace / "AGENTS.md").write_text("Workspace guidance: use make.\n")
     tenant = base / "tenant-policy"
     tenant.mkdir()
     (tenant / "RULES.md").write_text("Never push to main.\n")
@@ -175,7 +176,10 @@ async def test_plain_turn_streams_deltas_in_order(env: Env) -> None:
     request = env.model.chat_requests[before]
     assert request.auth_ok, "the session's token file is the BYOK api_key"
     assert request.model == MODEL
-    assert "Never push to main." in request.system_prompt, "tenant RULES.md reached the model"
+    prompt = request.system_prompt
+    assert "Never push to main." in prompt, "tenant RULES.md reached the model"
+    assert prompt.count("Workspace guidance: use make.") == 1, "only through the policy"
+    assert prompt.index("Workspace guidance") < prompt.index("Never push to main.")
     assert "<name>deploy</name>" in request.system_prompt, "the tenant's skill reached the CLI"
     pending = await env.harness.admin.xpending(env.harness.keys.turns, "runtime")
     assert pending["pending"] == 0, "acknowledged after the final"

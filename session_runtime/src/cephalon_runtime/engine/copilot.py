@@ -282,6 +282,12 @@ class CopilotEngine:
             mcp_servers=cast(dict[str, MCPServerConfig], config.mcp_servers) or None,
             system_message={"mode": "append", "content": config.system_message},
             skill_directories=config.skill_directories or None,
+            # instructions, skills and MCP servers come from the policy snapshot only: the
+            # CLI must not read the workspace's AGENTS.md (it would sit outside the
+            # precedence order, above the tenant's rules) nor a repository's own MCP
+            # servers, hooks or agents
+            skip_custom_instructions=True,
+            enable_config_discovery=False,
         )
         wrapper.attach(session)
         self._sessions.append(wrapper)
