@@ -181,7 +181,7 @@ class SessionRuntime:
             await asyncio.sleep(self.settings.policy.watch_interval_seconds)
             if self.policy.tenant_changed():
                 log.info("tenant_policy_changed")
-                outcome = await self.loop.reload_policy(new_trace_id())
+                outcome = await self.loop.commands.reload_policy(new_trace_id())
                 if isinstance(outcome, ErrorEvent):
                     await self.loop.publish_session_error(
                         outcome.error.error_code, outcome.error.message

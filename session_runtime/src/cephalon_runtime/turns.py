@@ -47,12 +47,12 @@ from .approvals import ApprovalBroker, GateDecision, ToolGate
 from .attachments import fetch_attachments
 from .budgets import SessionUsage, TurnBudget, session_exhausted
 from .bus import Delivery, EventPublisher, SessionBus
+from .commands import Commands
 from .engine.base import UNMATCHED_CALL_PREFIX, EngineEvent, EngineSession
 from .errors import (
     EngineError,
     McpError,
     ModelError,
-    ModelNotAllowedError,
     RuntimeFailure,
     TurnTimeoutError,
 )
@@ -139,10 +139,8 @@ class TurnLoop:
         self.heartbeat = heartbeat
         self.metrics = metrics
         self.session_usage = SessionUsage()
-        self.model = settings.model.default
         self.current: Turn | None = None
         self.gate: ToolGate | None = None
-        self.policy_notice = False
         self.consuming = False
         self.stopping = False
         """Set before the loops are cancelled: a cancellation swallowed inside a client
@@ -150,6 +148,7 @@ class TurnLoop:
         self.cancelled_turns: set[str] = set()
         """Queued turns cancelled before they started (they end at once when reached)."""
         self.publisher = EventPublisher(bus)
+        self.commands = Commands(settings, engine, policy, mcp, state, heartbeat, metrics)
         s = settings.session
         self.system_urn = to_urn(s.provider, s.tenant, "session", s.id)
 
@@ -307,11 +306,11 @@ class TurnLoop:
             return Final(status=FinalStatus.CANCELLED)
         text = request.text.strip()
         if text.startswith("/"):
-            command = await self.command(text, trace_id)
+            command = await self.commands.run(text, trace_id)
             if command is not None:
                 return command
-        if request.overrides.model and request.overrides.model != self.model:
-            await self.switch_model(request.overrides.model)
+        if request.overrides.model and request.overrides.model != self.commands.model:
+            await self.commands.switch_model(request.overrides.model)
         exhausted = session_exhausted(self.settings.budgets, self.session_usage)
         if exhausted is not None:
             raise exhausted
@@ -343,12 +342,12 @@ class TurnLoop:
             mcp_gate=self._mcp_gate,
         )
         prompt = request.text
-        if self.policy_notice:
+        if self.commands.policy_notice:
             prompt = (
                 "The session policy was reloaded; these instructions replace the earlier"
                 f" policy:\n\n{self.policy.system_message()}\n\n---\n\n{prompt}"
             )
-            self.policy_notice = False
+            self.commands.policy_notice = False
         self.current = turn
         unsubscribe = self.engine.subscribe(turn.signal)
         try:
@@ -495,80 +494,3 @@ class TurnLoop:
             if decision.stop_turn and decision.error is not None:
                 turn.signal(StopSignal(decision.error))
         return decision
-
-    # ------------------------------------------------------------------ commands
-
-    async def switch_model(self, model: str) -> None:
-        allowed = self.settings.model.allowed
-        if model not in allowed:
-            raise ModelNotAllowedError(model, allowed)
-        await self.engine.set_model(model)
-        self.model = model
-        log.info("model_switched", model=model)
-
-    async def command(self, text: str, trace_id: str) -> Final | ErrorEvent | None:
-        name, _, argument = text.partition(" ")
-        argument = argument.strip()
-        if name == "/model":
-            if not argument:
-                allowed = ", ".join(self.settings.model.allowed)
-                return Final(
-                    status=FinalStatus.COMPLETED, text=f"Model: {self.model} (allowed: {allowed})"
-                )
-            await self.switch_model(argument)
-            return Final(
-                status=FinalStatus.COMPLETED,
-                text=f"Model switched to {argument} from the next turn.",
-            )
-        if name == "/mcp":
-            await self.mcp.probe_all()
-            self.state.mcp = self.mcp.health()
-            return Final(status=FinalStatus.COMPLETED, text=self.mcp_listing())
-        if name == "/policy" and argument == "reload":
-            return await self.reload_policy(trace_id)
-        return None
-
-    def mcp_listing(self) -> str:
-        reports = self.mcp.reports()
-        if not reports:
-            return "No MCP servers in this session."
-        lines = []
-        for r in reports:
-            status = (
-                "healthy" if r.healthy and r.circuit == "closed" else f"unhealthy ({r.circuit})"
-            )
-            lines.append(f"- {r.name} {r.url}: {status}")
-            for tool in r.tools:
-                lines.append(
-                    f"  - {r.name}-{tool} [{self.policy.risk_of(f'{r.name}-{tool}').value}]"
-                )
-            if r.last_error:
-                lines.append(f"  last error: {r.last_error}")
-        return "\n".join(lines)
-
-    async def reload_policy(self, trace_id: str) -> Final | ErrorEvent:
-        result = self.policy.reload()
-        self.metrics.policy_reloads.labels("ok" if result.ok else "error").inc()
-        snapshot = self.policy.snapshot
-        self.state.policy_hash = snapshot.hash
-        self.heartbeat.poke()
-        if result.changed and result.ok:
-            self.policy_notice = True
-        if not result.ok:
-            first = result.errors[0]
-            envelope = first.to_envelope(trace_id)
-            listing = "; ".join(e.message for e in result.errors)
-            return ErrorEvent(
-                error=envelope.model_copy(
-                    update={
-                        "message": (
-                            f"policy not reloaded, still using {snapshot.hash[:19]}: {listing}"
-                        )[:2000],
-                        "details": {**envelope.details, "count": len(result.errors)},
-                    }
-                )
-            )
-        word = "changed" if result.changed else "unchanged"
-        return Final(
-            status=FinalStatus.COMPLETED, text=f"Policy reloaded ({word}): {snapshot.hash}"
-        )
