@@ -255,6 +255,30 @@ async def test_metrics_endpoint_counts_turns(env: Env) -> None:
     assert 'cephalon_runtime_tool_calls_total{decision="allow",risk="elevated"}' in body
 
 
+async def test_the_agents_todos_become_a_plan(env: Env) -> None:
+    insert = (
+        "INSERT INTO todos (id, title, description, status) VALUES"
+        " ('t1', 'Read the code', 'read', 'done'), ('t2', 'Fix the bug', 'fix', 'pending')"
+    )
+    env.model.load(
+        [
+            {
+                "tool_calls": [
+                    {"name": "sql", "arguments": {"description": "plan", "query": insert}}
+                ]
+            },
+            {"match": {"last_role": "tool"}, "reply": "Planned."},
+        ]
+    )
+    turn = await env.harness.turn("make a plan")
+    events = await env.harness.wait(turn.turn_id)
+    (plan,) = [e.payload for e in events if e.type == "plan"]
+    assert [(s.title, s.status.value) for s in plan.steps] == [
+        ("Read the code", "done"),
+        ("Fix the bug", "pending"),
+    ]
+
+
 def publish_script(answer: str) -> list[dict[str, object]]:
     return [
         {"tool_calls": [{"name": "ws-publish", "arguments": {"branch": "feature/x"}}]},
