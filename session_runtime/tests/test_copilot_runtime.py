@@ -8,9 +8,12 @@ events stream by turn id. Tests run in file order; none depends on another's out
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
+import struct
 import time
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +210,41 @@ async def test_attachment_reaches_the_model(env: Env) -> None:
     assert stored.read_bytes() == data
     # the CLI tags attached files by path in the user message; the model views them
     assert f"{stored} (2 lines)" in request.last_user_text
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+async def test_image_attachment_goes_to_the_model_inline(env: Env) -> None:
+    data = tiny_png()
+    digest = hashlib.sha256(data).hexdigest()
+    keys = env.harness.keys
+    key = blob_key(
+        provider=keys.provider, tenant=keys.tenant, session_id=keys.session_id, sha256=digest
+    )
+    await env.harness.admin.set(key, data)
+    env.model.load([{"reply": "A red pixel."}])
+    before = len(env.model.chat_requests)
+    ref = AttachmentRef(
+        blob_key=key, sha256=digest, filename="pixel.png", content_type="image/png",
+        size_bytes=len(data),
+    )  # fmt: skip
+    turn = await env.harness.turn("What is in the picture?", attachments=[ref])
+    events = await env.harness.wait(turn.turn_id)
+    assert events[-1].type == "final" and events[-1].payload.text == "A red pixel."
+    content = env.model.chat_requests[before].messages[-1]["content"]
+    urls = [part["image_url"]["url"] for part in content if part.get("type") == "image_url"]
+    assert urls == ["data:image/png;base64," + base64.b64encode(data).decode()]
 
 
 async def test_mcp_tool_call_through_the_sidecar(env: Env) -> None:
