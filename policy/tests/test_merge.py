@@ -39,7 +39,7 @@ def fixture_snapshot_inputs() -> dict[str, object]:
             mcp_servers=[
                 McpServerSpec(
                     name="deploy",
-                    image="ghcr.io/duck/deploy-mcp:1",
+                    image="images.example.test/duck/deploy-mcp:1",
                     port=8080,
                     risk=RiskLevel.ELEVATED,
                     tools=[McpTool(name="start", risk=RiskLevel.RESTRICTED)],

@@ -92,13 +92,13 @@ def test_pvc_root_and_image_mapping_make_a_pod_acceptable(tmp_path: Path) -> Non
 
 def test_image_command_matches_exact_then_repository() -> None:
     mapping = {
-        "ghcr.io/acme/runtime": ("python", "-m", "runtime"),
-        "ghcr.io/acme/runtime:debug": ("python", "-X", "dev", "-m", "runtime"),
+        "images.example.test/acme/runtime": ("python", "-m", "runtime"),
+        "images.example.test/acme/runtime:debug": ("python", "-X", "dev", "-m", "runtime"),
         "localhost:5000/tool": ("tool",),
     }
-    assert image_command("ghcr.io/acme/runtime:1.2", mapping) == ("python", "-m", "runtime")
-    assert image_command("ghcr.io/acme/runtime@sha256:ab", mapping) == ("python", "-m", "runtime")
-    assert image_command("ghcr.io/acme/runtime:debug", mapping) == (
+    assert image_command("images.example.test/acme/runtime:1.2", mapping) == ("python", "-m", "runtime")
+    assert image_command("images.example.test/acme/runtime@sha256:ab", mapping) == ("python", "-m", "runtime")
+    assert image_command("images.example.test/acme/runtime:debug", mapping) == (
         "python",
         "-X",
         "dev",

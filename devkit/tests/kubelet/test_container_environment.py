@@ -245,7 +245,7 @@ async def test_a_session_shaped_pod_runs_with_translated_paths(
     policy ConfigMap that does not exist, an MCP sidecar from a mapped image)."""
     await make_executor(
         pvc_root=tmp_path / "pvc",
-        image_commands={"ghcr.io/acme/mcp-files": (sys.executable, "-c", SIDECAR)},
+        image_commands={"images.example.test/acme/mcp-files": (sys.executable, "-c", SIDECAR)},
     )
     port = free_port()
     await api.create(
@@ -284,7 +284,7 @@ async def test_a_session_shaped_pod_runs_with_translated_paths(
                 "containers": [
                     {
                         "name": "runtime",
-                        "image": "ghcr.io/acme/cephalon-runtime:0.1",
+                        "image": "images.example.test/acme/cephalon-runtime:0.1",
                         "imagePullPolicy": "IfNotPresent",
                         "command": [sys.executable, "-c", RUNTIME],
                         "env": [{"name": k, "value": v} for k, v in env.items()],
@@ -314,7 +314,7 @@ async def test_a_session_shaped_pod_runs_with_translated_paths(
                     },
                     {
                         "name": "mcp-files",
-                        "image": "ghcr.io/acme/mcp-files:1.0",
+                        "image": "images.example.test/acme/mcp-files:1.0",
                         "env": [
                             {"name": "MCP_WORKSPACE", "value": "/workspace"},
                             {"name": "HOME", "value": "/tmp"},

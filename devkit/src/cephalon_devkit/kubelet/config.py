@@ -22,7 +22,7 @@ class KubeletConfig:
 
     ``image_commands`` maps an image (exact reference first, then the reference without
     its tag or digest) to the command prefix used when a container has no ``command``:
-    ``{"ghcr.io/x/cephalon-runtime": ("python", "-m", "cephalon_runtime")}`` runs
+    ``{"images.example.test/x/cephalon-runtime": ("python", "-m", "cephalon_runtime")}`` runs
     ``python -m cephalon_runtime <args...>``. A container with neither is refused as
     ``Unsupported``.
 
