@@ -96,8 +96,16 @@ def test_image_command_matches_exact_then_repository() -> None:
         "images.example.test/acme/runtime:debug": ("python", "-X", "dev", "-m", "runtime"),
         "localhost:5000/tool": ("tool",),
     }
-    assert image_command("images.example.test/acme/runtime:1.2", mapping) == ("python", "-m", "runtime")
-    assert image_command("images.example.test/acme/runtime@sha256:ab", mapping) == ("python", "-m", "runtime")
+    assert image_command("images.example.test/acme/runtime:1.2", mapping) == (
+        "python",
+        "-m",
+        "runtime",
+    )
+    assert image_command("images.example.test/acme/runtime@sha256:ab", mapping) == (
+        "python",
+        "-m",
+        "runtime",
+    )
     assert image_command("images.example.test/acme/runtime:debug", mapping) == (
         "python",
         "-X",
