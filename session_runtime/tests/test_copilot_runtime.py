@@ -109,6 +109,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
                         ),
                         McpServerSetting(name="down", url=f"http://127.0.0.1:{free_port()}/mcp"),
                     ],
+                    tool_timeouts={"ws-sleep": 1.0},
                     failure_threshold=2,
                     reset_seconds=600,
                     probe_interval_seconds=3600,
@@ -315,6 +316,25 @@ async def test_the_agents_todos_become_a_plan(env: Env) -> None:
         ("Read the code", "done"),
         ("Fix the bug", "pending"),
     ]
+
+
+async def test_per_tool_timeout_stops_the_call_and_the_turn_goes_on(env: Env) -> None:
+    env.model.load(
+        [
+            {"tool_calls": [{"name": "ws-sleep", "arguments": {"seconds": 5}}]},
+            {"match": {"user_contains": "was stopped"}, "reply": "The tool was too slow."},
+        ]
+    )
+    started = time.monotonic()
+    turn = await env.harness.turn("sleep a while")
+    events = await env.harness.wait(turn.turn_id)
+    assert time.monotonic() - started < 4, "stopped after its 1 s timeout, not 5 s"
+    (result,) = [e.payload for e in events if e.type == "tool_result_summary"]
+    assert not result.ok and result.summary.startswith("TIMEOUT_TOOL: MCP server 'ws'")
+    assert "(tool 'sleep')" in result.summary
+    assert events[-1].type == "final" and events[-1].payload.status == "completed"
+    assert events[-1].payload.text.endswith("The tool was too slow.")
+    assert env.runtime.mcp.servers["ws"].breaker.state == "closed", "one timeout, no outage"
 
 
 def publish_script(answer: str) -> list[dict[str, object]]:

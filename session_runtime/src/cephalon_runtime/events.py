@@ -226,6 +226,21 @@ class EventMapper:
             )
         ]
 
+    def fail_tool(self, call_id: str, reason: str) -> ToolResultSummary | None:
+        """End a running tool call from our side (it ran past its timeout); a late
+        completion from the engine is then ignored."""
+        begun = self.started.pop(call_id, None)
+        if begun is None:
+            return None
+        tool, at = begun
+        self.finished_tool = (call_id, tool, False, reason)
+        return ToolResultSummary(
+            call_id=call_id[:128],
+            ok=False,
+            summary=reason[:1000],
+            duration_ms=max(0, int((self.clock() - at) * 1000)),
+        )
+
     def _tool_complete(self, data: Any) -> list[PayloadModel]:
         call_id = str(_get(data, "tool_call_id") or "")
         begun = self.started.pop(call_id, None)

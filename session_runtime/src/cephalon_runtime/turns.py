@@ -52,6 +52,7 @@ from .engine.base import UNMATCHED_CALL_PREFIX, EngineEvent, EngineSession
 from .errors import (
     EngineError,
     McpError,
+    McpToolTimeoutError,
     ModelError,
     RuntimeFailure,
     TurnTimeoutError,
@@ -365,11 +366,17 @@ class TurnLoop:
         steer: list[str] = []
         aborted_at: float | None = None
         budget, mapper = turn.budget, turn.mapper
+        # MCP calls in flight: call id → (deadline, server, tool). The CLI only knows a
+        # per-server timeout, so per-tool timeouts are kept here.
+        deadlines: dict[str, tuple[float, str, str]] = {}
         while True:
+            now = time.monotonic()
             if aborted_at is not None:
-                timeout = aborted_at + ABORT_GRACE_SECONDS - time.monotonic()
+                timeout = aborted_at + ABORT_GRACE_SECONDS - now
             else:
                 timeout = budget.remaining_seconds()
+                if deadlines:
+                    timeout = min(timeout, min(d for d, _, _ in deadlines.values()) - now)
             try:
                 async with asyncio.timeout(max(timeout, 0)):
                     item = await turn.queue.get()
@@ -377,6 +384,12 @@ class TurnLoop:
                 if aborted_at is not None:
                     log.warning("engine_did_not_go_idle_after_abort")
                     break
+                expired = self._expire_tools(turn, deadlines)
+                if expired:
+                    steer.extend(expired)
+                    aborted_at = time.monotonic()
+                    await self.engine.abort()
+                    continue
                 item = StopSignal(
                     TurnTimeoutError(
                         "turn_seconds", budget.limits.turn_seconds, budget.limits.turn_seconds
@@ -397,6 +410,10 @@ class TurnLoop:
                 continue
             for payload in mapper.map(item.kind, item.data):
                 await self._emit(turn, payload)
+                if isinstance(payload, ToolCall) and payload.server is not None:
+                    tool = payload.tool[len(payload.server) + 1 :]
+                    limit = self.mcp.timeout_for(payload.server, tool)
+                    deadlines[payload.call_id] = (time.monotonic() + limit, payload.server, tool)
             if mapper.usage != (0, 0):
                 budget.add_usage(*mapper.usage)
                 self.metrics.tokens.labels("input").inc(mapper.usage[0])
@@ -404,6 +421,7 @@ class TurnLoop:
                 self.state.usage = self.session_usage.as_usage()
             if mapper.finished_tool is not None:
                 call_id, tool, ok, error = mapper.finished_tool
+                deadlines.pop(call_id, None)
                 split = self.mcp.split_tool(tool)
                 if split is not None and call_id not in mapper.refusals:
                     # a tool that answered with an error is no outage of its server
@@ -447,6 +465,31 @@ class TurnLoop:
         return Final(
             status=FinalStatus.COMPLETED, text=mapper.text, usage=usage, duration_ms=duration
         )
+
+    def _expire_tools(self, turn: Turn, deadlines: dict[str, tuple[float, str, str]]) -> list[str]:
+        """End the MCP calls past their timeout: a failed result each, a failure on the
+        server's circuit, and the note the model gets when the turn resumes."""
+        now = time.monotonic()
+        notes: list[str] = []
+        for call_id, (deadline, server, tool) in list(deadlines.items()):
+            if deadline > now:
+                continue
+            del deadlines[call_id]
+            error = McpToolTimeoutError(
+                server, tool, f"after {self.mcp.timeout_for(server, tool):g} s"
+            )
+            self.mcp.record(server, False, "timeout")
+            summary = turn.mapper.fail_tool(call_id, f"{error.code.value}: {error.message}")
+            if summary is not None:
+                self.publisher.put(
+                    self.bus.wrap(summary, trace_id=turn.trace_id, turn_id=turn.turn_id)
+                )
+            log.info("tool_timed_out", server=server, tool=tool, call_id=call_id)
+            notes.append(
+                f"The call to {server}-{tool} was stopped: {error.message}. "
+                "Continue without its result."
+            )
+        return notes
 
     async def _emit(self, turn: Turn, payload: PayloadModel) -> None:
         await self.publish(turn, payload)
