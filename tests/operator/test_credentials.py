@@ -50,6 +50,26 @@ async def session_client(
         await client.aclose()
 
 
+async def test_session_user_reads_but_cannot_write_its_control_stream(
+    session_client: tuple[aioredis.Redis, str], redis_admin: aioredis.Redis
+) -> None:
+    """Approvals arrive on control: code the agent runs must not be able to approve."""
+    client, _ = session_client
+    control = "promethean.p.discord.t.duck.session.s-1.control"
+    await redis_admin.xadd(control, {"envelope": "{}"})
+    assert len(await client.xread({control: "0"})) == 1
+    assert len(await client.xrevrange(control, count=1)) == 1
+    with pytest.raises(NoPermissionError):
+        await client.xadd(control, {"envelope": '{"type": "approval_decision"}'})
+    with pytest.raises(NoPermissionError):
+        await client.delete(control)
+    blob = "promethean.p.discord.t.duck.session.s-1.blob." + "0" * 64
+    await redis_admin.set(blob, b"attachment")
+    assert await client.get(blob) == "attachment"
+    with pytest.raises(NoPermissionError):
+        await client.set(blob, "tampered")
+
+
 async def test_session_user_reaches_its_own_streams(
     session_client: tuple[aioredis.Redis, str],
 ) -> None:

@@ -5,7 +5,7 @@ it ends:
 
 * its own Redis ACL user, allowed only the session's keys and channels
   (``<root>.p.<provider>.t.<tenant>.session.<sid>.*``) and only the commands the runtime
-  uses;
+  uses — and only to *read* the control stream and the blobs the gateway writes;
 * a bearer token for the tenant's model gateway, stored in Redis by digest with the
   session it belongs to (the model gateway looks it up per request).
 
@@ -81,6 +81,14 @@ def new_session_credentials(ref: SessionRef) -> SessionCredentials:
     )
 
 
+#: Keys of a session its runtime may write (and read).
+SESSION_WRITABLE = ("turns", "events", "heartbeat", "turn-done.*")
+#: Keys of a session its runtime may only read. Approvals and cancels arrive on
+#: ``control``; code the agent runs in the pod can read the runtime's Redis password, so
+#: were control writable the agent could approve its own restricted tool calls.
+SESSION_READ_ONLY = ("control", "blob.*")
+
+
 def session_acl_rules(ref: SessionRef, password: str) -> list[str]:
     """The complete ``ACL SETUSER`` rule list for a session's user."""
     prefix = ref.key_prefix
@@ -88,7 +96,8 @@ def session_acl_rules(ref: SessionRef, password: str) -> list[str]:
         "reset",
         "on",
         f">{password}",
-        f"~{prefix}*",
+        *(f"~{prefix}{name}" for name in SESSION_WRITABLE),
+        *(f"%R~{prefix}{name}" for name in SESSION_READ_ONLY),
         f"&{prefix}*",
         "-@all",
         *(f"+{command}" for command in SESSION_COMMANDS),
