@@ -269,6 +269,15 @@ class GatewayService:
         self.ready = False
         if self.handler is not None and not self.crashed:
             await self.handler.drain()
+        # Close the client before cancelling its task, and its websocket even when the
+        # socket is already gone: Client.close() skips a closed socket, whose heartbeat
+        # thread would then outlive the event loop.
+        with contextlib.suppress(Exception):
+            await self.client.close()
+        websocket = self.client.ws
+        if websocket is not None:
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1000)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -277,8 +286,6 @@ class GatewayService:
         self._tasks.clear()
         if self.renders is not None:
             await self.renders.stop(release=not self.crashed)
-        with contextlib.suppress(Exception):
-            await self.client.close()
         with contextlib.suppress(Exception):
             await self.http.aclose()
         with contextlib.suppress(Exception):
