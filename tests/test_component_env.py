@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from cephalon_contracts.resources import ProviderTenantSpec
+from cephalon_contracts.resources import AgentSessionSpec, McpServerSpec, ProviderTenantSpec
 from cephalon_gateway.model_access.settings import GatewaySettings
+from cephalon_operator.builders.session import SessionContext, build_session_pod
 from cephalon_operator.builders.tenant import TenantContext, build_model_gateway_deployment
 from cephalon_operator.settings import OperatorSettings
+from cephalon_runtime.settings import RuntimeSettings
 
 TENANT = ProviderTenantSpec.model_validate(
     {
@@ -47,3 +49,30 @@ def test_model_gateway_reads_what_the_operator_passes(monkeypatch: pytest.Monkey
     assert dumped["model"]["allowed"] == ["gpt-4.1", "gpt-4.1-mini"]
     assert dumped["budget"]["session_tokens"] == 5000
     assert dumped["budget"]["tenant_tokens_per_day"] == 90000
+
+
+def test_session_runtime_reads_what_the_operator_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = AgentSessionSpec.model_validate(
+        {
+            "provider": "discord",
+            "tenant": "duck",
+            "owner": {"id": "42", "name": "ada"},
+            "conversation": {"channel": "7"},
+            "profile": {"model": "gpt-4.1-mini"},
+        }
+    )
+    tenant = TENANT.model_copy(
+        update={"mcp_servers": [McpServerSpec(name="git", image="x", port=8701)]}
+    )
+    pod = build_session_pod(SessionContext("s-1", "ns", "uid", spec, tenant, OperatorSettings()))
+    for item in pod["spec"]["containers"][0]["env"]:
+        if "value" in item:  # valueFrom entries are filled in by the kubelet
+            monkeypatch.setenv(item["name"], item["value"])
+    settings = RuntimeSettings()
+    assert settings.session.id == "s-1" and settings.session.tenant == "duck"
+    assert settings.model.default == "gpt-4.1-mini"
+    assert settings.model.allowed == ["gpt-4.1", "gpt-4.1-mini"]
+    assert [server.name for server in settings.mcp.servers] == ["git"]
+    assert settings.budgets.session_tokens == 5000
+    assert settings.attachments.max_bytes == 8 * 1024 * 1024
+    assert str(settings.redis.password_file) == "/var/run/cephalon/session/redis-password"

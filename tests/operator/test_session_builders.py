@@ -78,6 +78,21 @@ def test_session_pod_is_exactly_as_designed(make: Any) -> None:
         "CEPHALON_WORKSPACE__PATH": "/workspace",
         "CEPHALON_POLICY__TENANT_DIR": "/etc/cephalon/policy",
         "CEPHALON_BUDGETS": json.dumps(budgets, separators=(",", ":")),
+        "CEPHALON_ATTACHMENTS": json.dumps(
+            {
+                "max_bytes": 8 * 1024 * 1024,
+                "allowed_types": [
+                    "text/plain",
+                    "text/markdown",
+                    "application/json",
+                    "image/png",
+                    "image/jpeg",
+                    "image/webp",
+                    "image/gif",
+                ],
+            },
+            separators=(",", ":"),
+        ),
         "CEPHALON_APPROVALS__TIMEOUT_SECONDS": "300",
         "CEPHALON_HEALTH_PORT": "8080",
         "HOME": "/home/cephalon",

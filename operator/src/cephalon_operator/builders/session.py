@@ -120,6 +120,7 @@ def _runtime_env(ctx: SessionContext, servers: list[McpServerSpec]) -> list[Mani
         "CEPHALON_WORKSPACE__PATH": WORKSPACE_DIR,
         "CEPHALON_POLICY__TENANT_DIR": POLICY_DIR,
         "CEPHALON_BUDGETS": tenant.budgets.model_dump_json(by_alias=False),
+        "CEPHALON_ATTACHMENTS": tenant.attachments.model_dump_json(by_alias=False),
         "CEPHALON_APPROVALS__TIMEOUT_SECONDS": str(parse_duration(tenant.approvals.timeout)),
         "CEPHALON_HEALTH_PORT": str(ctx.settings.runtime_port),
         "HOME": "/home/cephalon",
