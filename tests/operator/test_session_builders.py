@@ -316,3 +316,30 @@ def test_model_gateway_url_can_be_overridden_per_tenant(make: Any) -> None:
     env = build_session_pod(make.session())["spec"]["containers"][0]["env"]
     values = {e["name"]: e.get("value") for e in env}
     assert values["CEPHALON_MODEL__BASE_URL"] == "http://127.0.0.1:9911/v1"
+
+
+def test_remote_mcp_servers_reach_the_runtime_without_a_sidecar(make: Any) -> None:
+    tenant = make.tenant_spec(
+        remoteMcpServers=[
+            {
+                "name": "issues",
+                "url": "https://mcp.example.test/issues",
+                "risk": "elevated",
+                "egress": [{"cidr": "203.0.113.0/24", "port": 443}],
+            }
+        ]
+    )
+    pod = build_session_pod(make.session(tenant, profile={"mcpServers": ["issues", "git"]}))
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["runtime", "mcp-git"]
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    servers = json.loads(env["CEPHALON_MCP__SERVERS"])
+    assert [(s["name"], s["url"], s["risk"]) for s in servers] == [
+        ("issues", "https://mcp.example.test/issues", "elevated"),
+        ("git", "http://127.0.0.1:8701/mcp", "safe"),
+    ]
+    assert restricted_violations(pod) == []
+
+
+def test_mcp_server_names_are_unique_across_sidecars_and_remote(make: Any) -> None:
+    with pytest.raises(ValueError, match="MCP server names must be unique: git"):
+        make.tenant_spec(remoteMcpServers=[{"name": "git", "url": "https://x.example.test/mcp"}])

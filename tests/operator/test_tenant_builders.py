@@ -225,3 +225,21 @@ def test_model_gateway_enforces_the_tenants_budgets(make: Any) -> None:
     unlimited = build_model_gateway_deployment(make.tenant())["spec"]["template"]["spec"]
     env = {e["name"]: e["value"] for e in unlimited["containers"][0]["env"]}
     assert env["CEPHALON_BUDGET__TENANT_TOKENS_PER_DAY"] == ""
+
+
+def test_remote_mcp_servers_open_exactly_their_declared_egress(make: Any) -> None:
+    ctx = make.tenant(
+        remoteMcpServers=[
+            {
+                "name": "issues",
+                "url": "https://mcp.example.test/issues",
+                "egress": [{"cidr": "203.0.113.0/24", "port": 443}],
+            }
+        ]
+    )
+    _, egress = build_network_policies(ctx)
+    assert egress["spec"]["egress"][-1] == {
+        "to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}],
+        "ports": [{"protocol": "TCP", "port": 443}],
+    }
+    assert len(egress["spec"]["egress"]) == 4

@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 from .events import RiskLevel
@@ -194,6 +194,24 @@ class McpServerSpec(ResourceModel):
     args: list[str] | None = None
 
 
+class EgressRule(ResourceModel):
+    """Where a remote MCP server lives, for the sessions' egress NetworkPolicy."""
+
+    cidr: str = Field(pattern=r"^[0-9a-fA-F:.]+/[0-9]{1,3}$", max_length=64)
+    port: int = Field(ge=1, le=65535)
+
+
+class RemoteMcpServerSpec(ResourceModel):
+    """An MCP server outside the session pod (streamable HTTP), allowed by the tenant."""
+
+    name: DnsLabel
+    url: str = Field(pattern=r"^https?://[^\s]+$", max_length=512)
+    risk: RiskLevel = RiskLevel.SAFE
+    tools: list[McpTool] = Field(default_factory=list)
+    egress: list[EgressRule] = Field(default_factory=list, max_length=10)
+    """Addresses session pods may reach for it; nothing else is opened."""
+
+
 class PolicyRefs(ResourceModel):
     """ConfigMaps (in the release namespace) holding the tenant's policy files."""
 
@@ -247,6 +265,8 @@ class ProviderTenantSpec(ResourceModel):
     """Where and how session pods run, and how many."""
     mcp_servers: list[McpServerSpec] = Field(default_factory=list, max_length=20)
     """The catalogue of MCP servers sessions may run as sidecars."""
+    remote_mcp_servers: list[RemoteMcpServerSpec] = Field(default_factory=list, max_length=20)
+    """MCP servers outside the pod that sessions may use, with the egress they need."""
     policy: PolicyRefs = Field(default_factory=PolicyRefs)
     """ConfigMaps with the tenant's RULES.md, AGENTS.md and skills."""
     budgets: Budgets = Field(default_factory=Budgets)
@@ -255,6 +275,14 @@ class ProviderTenantSpec(ResourceModel):
     """Which attachments users may send."""
     approvals: ApprovalsSpec = Field(default_factory=ApprovalsSpec)
     """How restricted tool calls are approved."""
+
+    @model_validator(mode="after")
+    def _unique_mcp_names(self) -> ProviderTenantSpec:
+        names = [s.name for s in self.mcp_servers] + [s.name for s in self.remote_mcp_servers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"MCP server names must be unique: {', '.join(duplicates)}")
+        return self
 
 
 class SessionCounts(ResourceModel):

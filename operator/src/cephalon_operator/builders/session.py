@@ -11,6 +11,7 @@ from cephalon_contracts.resources import (
     AgentSessionSpec,
     McpServerSpec,
     ProviderTenantSpec,
+    RemoteMcpServerSpec,
     parse_duration,
 )
 
@@ -68,9 +69,14 @@ def session_owner(ctx: SessionContext) -> Manifest:
     return owner_reference(API_VERSION, "AgentSession", ctx.name, ctx.uid)
 
 
-def selected_mcp_servers(ctx: SessionContext) -> list[McpServerSpec]:
-    """The catalogue entries the session uses (all of them when it names none)."""
-    catalogue = {server.name: server for server in ctx.tenant.mcp_servers}
+def selected_mcp_servers(ctx: SessionContext) -> list[McpServerSpec | RemoteMcpServerSpec]:
+    """The catalogue entries (sidecars and remote servers) the session uses, all of them
+    when it names none."""
+    catalogue: dict[str, McpServerSpec | RemoteMcpServerSpec] = {}
+    for sidecar in ctx.tenant.mcp_servers:
+        catalogue[sidecar.name] = sidecar
+    for remote in ctx.tenant.remote_mcp_servers:
+        catalogue[remote.name] = remote
     wanted = ctx.spec.profile.mcp_servers or list(catalogue)
     unknown = sorted(set(wanted) - set(catalogue))
     if unknown:
@@ -79,6 +85,12 @@ def selected_mcp_servers(ctx: SessionContext) -> list[McpServerSpec]:
             f" (available: {', '.join(sorted(catalogue)) or 'none'})"
         )
     return [catalogue[name] for name in wanted]
+
+
+def _mcp_url(server: McpServerSpec | RemoteMcpServerSpec) -> str:
+    if isinstance(server, RemoteMcpServerSpec):
+        return server.url
+    return f"http://127.0.0.1:{server.port}{server.path}"
 
 
 def model_gateway_url(ctx: SessionContext) -> str:
@@ -92,12 +104,14 @@ def model_gateway_url(ctx: SessionContext) -> str:
     return f"http://{service}.{namespace}.svc:{ctx.settings.model_gateway_port}/v1"
 
 
-def _runtime_env(ctx: SessionContext, servers: list[McpServerSpec]) -> list[Manifest]:
+def _runtime_env(
+    ctx: SessionContext, servers: list[McpServerSpec | RemoteMcpServerSpec]
+) -> list[Manifest]:
     spec, tenant = ctx.spec, ctx.tenant
     mcp = [
         {
             "name": s.name,
-            "url": f"http://127.0.0.1:{s.port}{s.path}",
+            "url": _mcp_url(s),
             "risk": s.risk.value,
             "tools": {t.name: t.risk.value for t in s.tools},
         }
@@ -137,7 +151,9 @@ def _runtime_env(ctx: SessionContext, servers: list[McpServerSpec]) -> list[Mani
     return env
 
 
-def _runtime_container(ctx: SessionContext, servers: list[McpServerSpec]) -> Manifest:
+def _runtime_container(
+    ctx: SessionContext, servers: list[McpServerSpec | RemoteMcpServerSpec]
+) -> Manifest:
     resources = ctx.tenant.sessions.resources
     return {
         "name": "runtime",
@@ -226,7 +242,7 @@ def build_session_pod(ctx: SessionContext) -> Manifest:
             ),
             "securityContext": pod_security_context(),
             "containers": [_runtime_container(ctx, servers)]
-            + [_mcp_container(s, ctx) for s in servers],
+            + [_mcp_container(s, ctx) for s in servers if isinstance(s, McpServerSpec)],
             "volumes": [
                 {"name": "workspace", **workspace},
                 {"name": "home", "emptyDir": {"sizeLimit": "1Gi"}},

@@ -106,8 +106,9 @@ def build_limit_range(ctx: TenantContext) -> Manifest:
 
 
 def build_network_policies(ctx: TenantContext) -> list[Manifest]:
-    """Default-deny for the namespace, then egress only to DNS, Redis and the tenant's
-    model gateway. MCP sidecars share the pod's loopback, so they need no rule."""
+    """Default-deny for the namespace, then egress only to DNS, Redis, the tenant's
+    model gateway and the declared addresses of its remote MCP servers. MCP sidecars
+    share the pod's loopback, so they need no rule."""
     release = {"kubernetes.io/metadata.name": ctx.settings.release_namespace}
     deny = {
         "apiVersion": "networking.k8s.io/v1",
@@ -154,6 +155,14 @@ def build_network_policies(ctx: TenantContext) -> list[Manifest]:
                     ],
                     "ports": [{"protocol": "TCP", "port": ctx.settings.model_gateway_port}],
                 },
+                *(
+                    {
+                        "to": [{"ipBlock": {"cidr": rule.cidr}}],
+                        "ports": [{"protocol": "TCP", "port": rule.port}],
+                    }
+                    for server in ctx.spec.remote_mcp_servers
+                    for rule in server.egress
+                ),
             ],
         },
     }
