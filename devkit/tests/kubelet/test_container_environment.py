@@ -347,7 +347,7 @@ async def test_a_session_shaped_pod_runs_with_translated_paths(
         obj = await api.pod(NS, "session-s1")
         return obj if obj and condition(obj, "Ready") == "True" else None
 
-    obj = await eventually(ready, what="session pod Ready")
+    obj = await eventually(ready, timeout=60, what="session pod Ready")
     assert obj["status"]["qosClass"] == "Burstable"
     workspace = tmp_path / "pvc" / NS / "ws-s1"
     log = tmp_path / "logs" / NS / "session-s1"
