@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,12 @@ import redis.asyncio as aioredis
 
 from cephalon_contracts.heartbeat import Heartbeat, TurnProgress
 from cephalon_contracts.keys import heartbeat_key
+from cephalon_devkit.kubelet import KubeletConfig, load_kubeconfig, open_executor
+from cephalon_devkit.model import ScriptedModelServer
 from cephalon_devkit.redis_server import RedisServer
 from cephalon_devkit.testing.api import KubeHttp, eventually, resource_path
 from cephalon_devkit.testing.kube import KubeApiHandle, kube_api  # noqa: F401
+from cephalon_devkit.testing.model import make_model_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 NS = "cephalon-discord-duck"
@@ -76,10 +80,12 @@ class Stack:
     kubeconfig: Path
     logs: Path
     process: asyncio.subprocess.Process | None = None
+    operator_env: dict[str, str] = field(default_factory=dict)
 
     async def start_operator(self) -> None:
         env = {
             **os.environ,
+            **self.operator_env,
             "KUBECONFIG": str(self.kubeconfig),
             "CEPHALON_REDIS__URL": self.server.url,
             "CEPHALON_REDIS__USERNAME": self.server.admin_user,
@@ -426,3 +432,40 @@ async def test_kubectl_shows_tenant_owner_phase_ready_step_and_conditions(stack:
     pt = (await _kubectl(stack, "get", "pt")).splitlines()
     assert pt[0].split()[:3] == ["NAME", "PROVIDER", "TENANT"]
     assert pt[1].split()[:3] == ["discord-duck", "discord", "duck"]
+
+
+@pytest.mark.slow
+async def test_a_session_runs_the_real_runtime_in_the_local_pod_executor(
+    stack: Stack,
+    make_model_server: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """No part played by the test: the local pod executor runs the pod the operator
+    built, the real runtime starts the real Copilot CLI (BYOK at the scripted model) and
+    its heartbeat makes the session Ready."""
+    model: ScriptedModelServer = await make_model_server(None, check_auth=False)
+    await stack.kill_operator(signal.SIGTERM)
+    stack.operator_env = {
+        "CEPHALON_MODEL_GATEWAY_URLS": json.dumps({"discord-duck": model.base_url})
+    }
+    await stack.start_operator()
+    await _tenant(stack)
+    config = KubeletConfig(
+        state_dir=tmp_path / "kubelet",
+        log_dir=tmp_path / "pod-logs",
+        namespaces=(NS,),
+        path_prepend=(
+            str(Path(sys.executable).parent),
+            str(REPO / "tools/copilot/node_modules/.bin"),
+        ),
+        shutdown_grace=5.0,
+    )
+    async with open_executor(config, load_kubeconfig(stack.kubeconfig)):
+        await stack.http.create(resource_path(AS, "agentsessions", NS), session("s-real"))
+        ready = await eventually(lambda: stack.phase("s-real", "Ready"), timeout=90, what="Ready")
+        assert _condition(ready, "RuntimeReady")["reason"] == "Ready"
+        assert ready["status"]["policySnapshot"]["hash"].startswith("sha256:")
+        path = resource_path(AS, "agentsessions", NS, "s-real")
+        await stack.http.merge_patch(path, {"spec": {"lifecycle": {"state": "Ended"}}})
+        await eventually(lambda: stack.phase("s-real", "Ended"), what="Ended")
+        await eventually(lambda: _gone(stack.pod("s-real")), timeout=30, what="the pod to go")
