@@ -6,32 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import pytest_asyncio
 
 from cephalon_devkit.kubelet import KubeletConfig, PodExecutor, load_kubeconfig
 from cephalon_devkit.kubelet.client import KubeClient
+from cephalon_devkit.testing.api import eventually  # noqa: F401 - shared by the tests
 from cephalon_devkit.testing.kube import KubeApiHandle, kube_api  # noqa: F401
-
-T = TypeVar("T")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, what: str = "condition"
-) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: last {value!r}"
-        await asyncio.sleep(0.05)
 
 
 def _ours(task: asyncio.Task[Any]) -> bool:
