@@ -220,7 +220,7 @@ async def test_gateway_killed_mid_stream_posts_the_final_once(world: World) -> N
         (group,) = await world.admin.xinfo_groups(world.space.events(record.name))
         return bool(group["lag"] == 0 and group["pending"] == 0)
 
-    await eventually(acknowledged)
+    await eventually(acknowledged, timeout=20)
     assert [m.id for m in answer_messages(world, channel, existing)] == [m.id for m in msgs]
 
 

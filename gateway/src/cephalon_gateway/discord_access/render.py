@@ -316,7 +316,8 @@ class SessionRenderer:
             if view.done or view.final:
                 continue
             try:
-                if view.turn_id not in self._typing_at:  # the turn just started
+                quiet = not view.answer_dirty and not view.activity_dirty
+                if view.turn_id not in self._typing_at and quiet:  # started, nothing to show
                     await self._typing(view)
                 await self._sync_answer(view, wait=False)
                 await self._sync_activity(view, wait=False)
@@ -337,9 +338,11 @@ class SessionRenderer:
         if now - self._event_at.get(view.turn_id, now) > TYPING_WITHOUT_EVENTS_SECONDS:
             return  # the runtime went quiet (or the events had no turn): stop typing
         interval = self.ctx.settings.discord.typing_interval_seconds
-        started = view.turn_id in self._typing_at
+        if view.turn_id not in self._typing_at and now - self._shown_at < interval:
+            self._typing_at[view.turn_id] = now  # it started with something to show
+            return
         last = max(self._typing_at.get(view.turn_id, -interval), self._shown_at)
-        if started and now - last < interval:
+        if view.turn_id in self._typing_at and now - last < interval:
             return
         self._typing_at[view.turn_id] = now
         try:

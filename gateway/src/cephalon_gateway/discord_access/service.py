@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import discord
 import httpx
 import redis.asyncio as aioredis
 import structlog
+from discord.gateway import KeepAliveHandler
 
 from .access import Actor
 from .attachments import IncomingAttachment
@@ -284,6 +286,20 @@ class GatewayService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        # A connect cancelled mid-handshake may have made a websocket (and started its
+        # heartbeat thread on HELLO) after the close above: stop every heartbeat thread
+        # of this client's connection.
+        websocket = self.client.ws
+        if websocket is not None:
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1000)
+        state = getattr(self.client, "_connection", None)
+        for thread in threading.enumerate():
+            owner = getattr(thread, "ws", None)
+            if isinstance(thread, KeepAliveHandler) and getattr(owner, "_connection", 0) is state:
+                thread.stop()
+                with contextlib.suppress(Exception):
+                    await thread.ws.close(code=1000)  # and its socket
         if self.renders is not None:
             await self.renders.stop(release=not self.crashed)
         with contextlib.suppress(Exception):
