@@ -12,10 +12,15 @@ from typing import Any
 import pytest
 
 from cephalon_contracts.resources import AgentSessionSpec, McpServerSpec, ProviderTenantSpec
+from cephalon_gateway.discord_access.settings import GatewaySettings as DiscordGatewaySettings
 from cephalon_gateway.model_access.settings import GatewaySettings
 from cephalon_operator.builders.session import SessionContext, build_session_pod
-from cephalon_operator.builders.tenant import TenantContext, build_model_gateway_deployment
-from cephalon_operator.settings import OperatorSettings
+from cephalon_operator.builders.tenant import (
+    TenantContext,
+    build_gateway_deployment,
+    build_model_gateway_deployment,
+)
+from cephalon_operator.settings import DiscordEndpoints, OperatorSettings
 from cephalon_runtime.settings import RuntimeSettings
 
 TENANT = ProviderTenantSpec.model_validate(
@@ -76,3 +81,21 @@ def test_session_runtime_reads_what_the_operator_passes(monkeypatch: pytest.Monk
     assert settings.budgets.session_tokens == 5000
     assert settings.attachments.max_bytes == 8 * 1024 * 1024
     assert str(settings.redis.password_file) == "/var/run/cephalon/session/redis-password"
+
+
+def test_discord_gateway_reads_what_the_operator_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = OperatorSettings(
+        discord=DiscordEndpoints(
+            api_base="http://127.0.0.1:9/api/v10", gateway_url="ws://127.0.0.1:9/gateway"
+        )
+    )
+    ctx = TenantContext("discord-duck", "uid", TENANT, settings)
+    for name, value in _env(build_gateway_deployment(ctx)).items():
+        monkeypatch.setenv(name, value)
+    dumped = DiscordGatewaySettings().model_dump()
+    assert dumped["provider"] == "discord" and dumped["tenant"] == "duck"
+    assert dumped["tenant_resource"] == "discord-duck"
+    assert dumped["session_namespace"] == "cephalon-discord-duck"
+    assert dumped["discord"]["api_base"] == "http://127.0.0.1:9/api/v10"
+    assert dumped["discord"]["gateway_url"] == "ws://127.0.0.1:9/gateway"
+    assert str(dumped["discord"]["token_file"]) == "/var/run/cephalon/credentials/bot-token"

@@ -125,7 +125,7 @@ def test_network_policies_deny_by_default_and_allow_only_dns_redis_model_gateway
 
 
 def test_gateway_role_allows_only_agentsessions_in_the_session_namespace(make: Any) -> None:
-    role, binding = build_gateway_rbac(make.tenant())
+    role, binding, tenant_role, tenant_binding = build_gateway_rbac(make.tenant())
     labels = {
         "app.kubernetes.io/name": "cephalon-gateway",
         "app.kubernetes.io/component": "gateway",
@@ -164,6 +164,17 @@ def test_gateway_role_allows_only_agentsessions_in_the_session_namespace(make: A
             }
         ],
     }
+    assert tenant_role["kind"] == "ClusterRole"
+    assert tenant_role["rules"] == [
+        {
+            "apiGroups": ["cephalon.dev"],
+            "resources": ["providertenants"],
+            "resourceNames": ["discord-duck"],
+            "verbs": ["get"],
+        }
+    ]
+    assert tenant_binding["roleRef"]["name"] == tenant_role["metadata"]["name"]
+    assert tenant_binding["subjects"] == binding["subjects"]
 
 
 def _secret_volumes(deployment: Any) -> dict[str, Any]:

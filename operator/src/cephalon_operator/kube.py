@@ -62,6 +62,10 @@ DEPLOYMENTS = Resource("apps", "v1", "deployments")
 NETWORK_POLICIES = Resource("networking.k8s.io", "v1", "networkpolicies")
 ROLES = Resource("rbac.authorization.k8s.io", "v1", "roles")
 ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "rolebindings")
+CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", namespaced=False)
+CLUSTER_ROLE_BINDINGS = Resource(
+    "rbac.authorization.k8s.io", "v1", "clusterrolebindings", namespaced=False
+)
 AGENT_SESSIONS = Resource("cephalon.dev", "v1alpha1", "agentsessions")
 PROVIDER_TENANTS = Resource("cephalon.dev", "v1alpha1", "providertenants", namespaced=False)
 
@@ -79,6 +83,8 @@ BY_KIND: dict[str, Resource] = {
     "NetworkPolicy": NETWORK_POLICIES,
     "Role": ROLES,
     "RoleBinding": ROLE_BINDINGS,
+    "ClusterRole": CLUSTER_ROLES,
+    "ClusterRoleBinding": CLUSTER_ROLE_BINDINGS,
 }
 
 

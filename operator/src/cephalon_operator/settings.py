@@ -42,6 +42,15 @@ class ImageSettings(BaseModel):
     """imagePullPolicy of every container the operator creates."""
 
 
+class DiscordEndpoints(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    api_base: str | None = None
+    """Discord REST base the tenants' gateways use (unset: Discord's own)."""
+    gateway_url: str | None = None
+    """Discord gateway WebSocket URL the tenants' gateways use (unset: Discord's own)."""
+
+
 class OperatorSettings(BaseSettings):
     """Settings of the kopf operator."""
 
@@ -58,6 +67,8 @@ class OperatorSettings(BaseSettings):
     """Root of every stream and key name."""
     redis: RedisSettings = Field(default_factory=RedisSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
+    discord: DiscordEndpoints = Field(default_factory=DiscordEndpoints)
+    """Where the tenants' Discord gateways find Discord (an emulator in tests and kind)."""
     runtime_port: int = 8080
     """The runtime's health port inside the session pod."""
     model_gateway_urls: dict[str, str] = Field(default_factory=dict)

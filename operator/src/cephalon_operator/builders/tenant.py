@@ -270,6 +270,22 @@ def _access_deployment(
     }
 
 
+def _gateway_env(ctx: TenantContext) -> dict[str, str]:
+    env = {
+        "CEPHALON_SESSION_NAMESPACE": ctx.namespace,
+        "CEPHALON_TENANT_RESOURCE": ctx.name,
+        "CEPHALON_DISCORD__TOKEN_FILE": f"{CREDENTIALS_DIR}/bot-token",
+        "CEPHALON_DISCORD__PUBLIC_KEY_FILE": f"{CREDENTIALS_DIR}/public-key",
+        "CEPHALON_DISCORD__APP_ID_FILE": f"{CREDENTIALS_DIR}/app-id",
+    }
+    endpoints = ctx.settings.discord
+    if endpoints.api_base:
+        env["CEPHALON_DISCORD__API_BASE"] = endpoints.api_base
+    if endpoints.gateway_url:
+        env["CEPHALON_DISCORD__GATEWAY_URL"] = endpoints.gateway_url
+    return env
+
+
 def build_gateway_deployment(ctx: TenantContext) -> Manifest:
     """The chat gateway: the only pods that mount the bot credentials."""
     ref = ctx.spec.credentials_secret_ref
@@ -278,12 +294,7 @@ def build_gateway_deployment(ctx: TenantContext) -> Manifest:
         "gateway",
         "cephalon-gateway",
         ctx.spec.gateway.replicas,
-        {
-            "CEPHALON_SESSION_NAMESPACE": ctx.namespace,
-            "CEPHALON_DISCORD__TOKEN_FILE": f"{CREDENTIALS_DIR}/bot-token",
-            "CEPHALON_DISCORD__PUBLIC_KEY_FILE": f"{CREDENTIALS_DIR}/public-key",
-            "CEPHALON_DISCORD__APP_ID_FILE": f"{CREDENTIALS_DIR}/app-id",
-        },
+        _gateway_env(ctx),
         {
             "secret": {
                 "secretName": ref.name,
@@ -356,7 +367,7 @@ def build_service_account(ctx: TenantContext, component: str) -> Manifest:
 
 def build_gateway_rbac(ctx: TenantContext) -> list[Manifest]:
     """The gateway may create, patch and watch AgentSessions in its session namespace,
-    and read their status — nothing else, nowhere else."""
+    read their status, and read its own ProviderTenant — nothing else, nowhere else."""
     name = ctx.object_name("gateway")
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -384,4 +395,31 @@ def build_gateway_rbac(ctx: TenantContext) -> list[Manifest]:
             {"kind": "ServiceAccount", "name": name, "namespace": ctx.settings.release_namespace}
         ],
     }
-    return [role, binding]
+    # The gateway reads its own ProviderTenant (allow rules, channels, quotas): a
+    # cluster-scoped object, so a ClusterRole limited to that one name.
+    tenant_reader = f"{name}-tenant"
+    cluster_role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": ctx.meta(tenant_reader, None, "gateway"),
+        "rules": [
+            {
+                "apiGroups": ["cephalon.dev"],
+                "resources": ["providertenants"],
+                "resourceNames": [ctx.name],
+                "verbs": ["get"],
+            }
+        ],
+    }
+    cluster_binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": ctx.meta(tenant_reader, None, "gateway"),
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": tenant_reader,
+        },
+        "subjects": binding["subjects"],
+    }
+    return [role, binding, cluster_role, cluster_binding]
