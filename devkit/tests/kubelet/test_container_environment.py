@@ -245,7 +245,9 @@ async def test_a_session_shaped_pod_runs_with_translated_paths(
     policy ConfigMap that does not exist, an MCP sidecar from a mapped image)."""
     await make_executor(
         pvc_root=tmp_path / "pvc",
-        image_commands={"images.example.test/acme/mcp-files": (sys.executable, "-c", SIDECAR)},
+        # "python" from PATH, not sys.executable: this pod mounts /tmp, and a checkout
+        # under /tmp would have its interpreter's path translated into the volume.
+        image_commands={"images.example.test/acme/mcp-files": ("python", "-c", SIDECAR)},
     )
     port = free_port()
     await api.create(
@@ -286,7 +288,7 @@ async def test_a_session_shaped_pod_runs_with_translated_paths(
                         "name": "runtime",
                         "image": "images.example.test/acme/cephalon-runtime:0.1",
                         "imagePullPolicy": "IfNotPresent",
-                        "command": [sys.executable, "-c", RUNTIME],
+                        "command": ["python", "-c", RUNTIME],
                         "env": [{"name": k, "value": v} for k, v in env.items()],
                         "ports": [{"name": "health", "containerPort": port}],
                         "readinessProbe": {
@@ -347,7 +349,7 @@ async def test_a_session_shaped_pod_runs_with_translated_paths(
         obj = await api.pod(NS, "session-s1")
         return obj if obj and condition(obj, "Ready") == "True" else None
 
-    obj = await eventually(ready, timeout=60, what="session pod Ready")
+    obj = await eventually(ready, what="session pod Ready")
     assert obj["status"]["qosClass"] == "Burstable"
     workspace = tmp_path / "pvc" / NS / "ws-s1"
     log = tmp_path / "logs" / NS / "session-s1"
