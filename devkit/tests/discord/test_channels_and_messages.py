@@ -265,3 +265,27 @@ async def test_slow_and_dropped_requests(emu: DiscordEmulator):
         (499, "disconnect"),
         (200, None),
     ]
+
+
+async def test_a_reply_by_message_id_alone_comes_back_with_the_reference_completed(
+    emu: DiscordEmulator, connect_bot
+):
+    """discord.py needs channel_id in a reply's message_reference, as Discord returns it."""
+    guild = emu.create_guild("duck")
+    lobby = emu.create_channel(guild.id, "lobby")
+    bot = await connect_bot(emu)
+    channel = bot.get_channel(lobby.id)
+    assert isinstance(channel, discord.TextChannel)
+    question = await channel.send("question")
+    reply = await channel.send(
+        "answer", reference=discord.MessageReference(message_id=question.id, channel_id=lobby.id)
+    )
+    assert reply.reference is not None and reply.reference.message_id == question.id
+    stored = emu.world.messages[reply.id].message_reference
+    assert stored is not None
+    assert stored["channel_id"] == str(lobby.id) and stored["guild_id"] == str(guild.id)
+    raw = await bot.http.request(
+        discord.http.Route("POST", "/channels/{channel_id}/messages", channel_id=lobby.id),
+        json={"content": "bare", "message_reference": {"message_id": str(question.id)}},
+    )
+    assert raw["message_reference"]["channel_id"] == str(lobby.id)

@@ -714,6 +714,14 @@ class World:
                 ref = None
             else:
                 message_type = MESSAGE_REPLY if message_type == MESSAGE_DEFAULT else message_type
+                # Discord answers with the reference completed (discord.py needs channel_id).
+                ref = {
+                    "type": 0,
+                    **ref,
+                    "message_id": str(ref_msg.id),
+                    "channel_id": str(ref_msg.channel_id),
+                    **({"guild_id": str(ref_msg.guild_id)} if ref_msg.guild_id else {}),
+                }
         m = Message(
             id=self.ids.next(),
             channel_id=c.id,
