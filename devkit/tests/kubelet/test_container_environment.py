@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cephalon_devkit.kubelet import PodExecutor
 
 from .conftest import Api, MakeExecutor, eventually
@@ -396,9 +398,21 @@ async def test_console_scripts_of_the_executors_environment_are_on_path(
     assert path.split(os.pathsep)[0] == str(Path(sys.executable).parent)
 
 
+POD_IP_ENV = [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
+
+
+@pytest.mark.parametrize(
+    ("bind", "env"),
+    [
+        ("$(POD_IP)", POD_IP_ENV),  # binds its pod IP from the downward API
+        ("127.0.0.1", []),  # binds loopback, as a session pod's sidecars do
+    ],
+    ids=["pod-ip", "loopback"],
+)
 async def test_pod_ip_pool_lets_two_pods_use_the_same_port(
-    api: Api, make_executor: MakeExecutor
+    api: Api, make_executor: MakeExecutor, bind: str, env: list[dict[str, Any]]
 ) -> None:
+    """With a pool each pod has its own address, and 127.0.0.1 in a pod stands for it."""
     await make_executor(pod_ip_pool="127.77.0.0/24")
     port = free_port()
     for name in ("one", "two"):
@@ -411,13 +425,8 @@ async def test_pod_ip_pool_lets_two_pods_use_the_same_port(
                     {
                         "name": "web",
                         "command": [sys.executable, "-m", "http.server", str(port)],
-                        "args": ["--bind", "$(POD_IP)"],
-                        "env": [
-                            {
-                                "name": "POD_IP",
-                                "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
-                            }
-                        ],
+                        "args": ["--bind", bind],
+                        "env": env,
                         "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
                     }
                 ],
@@ -433,36 +442,3 @@ async def test_pod_ip_pool_lets_two_pods_use_the_same_port(
     one, two = await eventually(both_ready, what="both pods Ready on the same port")
     assert {one["status"]["podIP"], two["status"]["podIP"]} == {"127.77.0.1", "127.77.0.2"}
     assert one["status"]["hostIP"] == two["status"]["hostIP"] == "127.0.0.1"
-
-
-async def test_pod_ip_pool_gives_each_pod_its_own_loopback(
-    api: Api, make_executor: MakeExecutor
-) -> None:
-    """Containers that listen on 127.0.0.1, as a session pod's sidecars do, don't collide."""
-    await make_executor(pod_ip_pool="127.78.0.0/24")
-    port = free_port()
-    for name in ("one", "two"):
-        await api.create(
-            NS,
-            "pods",
-            pod(
-                name,
-                [
-                    {
-                        "name": "web",
-                        "command": [sys.executable, "-m", "http.server", str(port)],
-                        "args": ["--bind", "127.0.0.1"],
-                        "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
-                    }
-                ],
-                terminationGracePeriodSeconds=2,
-            ),
-        )
-
-    async def both_ready() -> list[dict[str, Any]] | None:
-        pods = [await api.pod(NS, name) for name in ("one", "two")]
-        ready = [p for p in pods if p and condition(p, "Ready") == "True"]
-        return ready if len(ready) == 2 else None
-
-    one, two = await eventually(both_ready, what="both pods Ready on 127.0.0.1 and one port")
-    assert {one["status"]["podIP"], two["status"]["podIP"]} == {"127.78.0.1", "127.78.0.2"}
