@@ -20,7 +20,6 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from types import TracebackType
 from typing import Any
 
 import structlog
@@ -66,6 +65,7 @@ from cephalon_devkit.discord.state import (
 )
 from cephalon_devkit.discord.transcript import TranscriptEntry, render, transcript
 from cephalon_devkit.discord.types import JsonObject
+from cephalon_devkit.serving import LoopbackHttpServer
 
 FileSpec = tuple[str, bytes] | tuple[str, bytes, str | None]
 """``(filename, data)`` or ``(filename, data, content_type)``."""
@@ -88,7 +88,7 @@ def new_bot_token() -> str:
     return f"fake-bot-token.{secrets.token_hex(12)}"
 
 
-class DiscordEmulator:
+class DiscordEmulator(LoopbackHttpServer):
     """A local Discord. Use as ``async with DiscordEmulator()``.
 
     It starts with one bot application (the primary: :attr:`bot`, :attr:`bot_token`,
@@ -107,9 +107,8 @@ class DiscordEmulator:
         interactions_url: str | None = None,
         allowed_privileged_intents: int = PRIVILEGED_INTENTS,
     ) -> None:
+        super().__init__(host, port)
         self.limits = limits or DiscordLimits()
-        self.host = host
-        self._requested_port = port
         self.world = World(
             limits=self.limits, bot_name=bot_name, bot_token=bot_token or new_bot_token()
         )
@@ -137,8 +136,6 @@ class DiscordEmulator:
         )
         self._tick = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._log = structlog.get_logger("cephalon_devkit.discord")
 
     # --- lifecycle ------------------------------------------------------------------
@@ -154,50 +151,21 @@ class DiscordEmulator:
         self.rest.add_to(app)
         return app
 
-    async def start(self) -> None:
-        runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self._requested_port)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+    not_started_error = DiscordEmulatorError
+
+    def on_started(self) -> None:
         self.world.cdn_base = f"{self.url}/cdn"
         self._log.info("discord_emulator_started", url=self.url)
 
-    async def stop(self) -> None:
+    async def on_stopping(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.gateway.close()
         await self.interactions.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> DiscordEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # --- addresses and identity -----------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise DiscordEmulatorError("the Discord emulator is not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_base(self) -> str:

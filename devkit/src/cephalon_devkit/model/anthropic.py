@@ -27,7 +27,6 @@ import asyncio
 import hmac
 import json
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -45,6 +44,7 @@ from cephalon_devkit.model.script import (
     parse_script,
 )
 from cephalon_devkit.model.wire import ChatCompletionRequest
+from cephalon_devkit.serving import LoopbackHttpServer
 
 MESSAGES_PATH = "/v1/messages"
 _ERROR_TYPES = {
@@ -159,51 +159,25 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
 
 
-class ScriptedAnthropicServer:
+class ScriptedAnthropicServer(LoopbackHttpServer):
     """``async with ScriptedAnthropicServer(script, api_key=...) as server`` — point an
     Anthropic client at :attr:`url` (the API root, without ``/v1``)."""
 
     def __init__(
         self, script: Script | list[Any] | None = None, *, api_key: str | None = None
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self._cursor = ScriptCursor(_as_script(script))
         self.records: list[AnthropicRecord] = []
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     def load(self, script: Script | list[Any]) -> None:
         self._cursor = ScriptCursor(_as_script(script))
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post(MESSAGES_PATH, self._messages)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> ScriptedAnthropicServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        return app
 
     def _auth_ok(self, header: str | None) -> bool:
         if self.api_key is None:

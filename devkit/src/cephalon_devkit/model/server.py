@@ -18,7 +18,6 @@ import hmac
 import json
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, cast
 
 import structlog
@@ -53,6 +52,7 @@ from cephalon_devkit.model.script import (
     step_kind,
 )
 from cephalon_devkit.model.wire import ChatCompletionRequest, Delta, FinishReason, Usage
+from cephalon_devkit.serving import LoopbackHttpServer
 
 CHAT_PATH = "/v1/chat/completions"
 
@@ -64,7 +64,7 @@ class _Cut(Exception):
         self.outcome = outcome
 
 
-class ScriptedModelServer:
+class ScriptedModelServer(LoopbackHttpServer):
     """An OpenAI-compatible model provider on 127.0.0.1 that answers from a script.
 
     ``api_key=None`` accepts any request; otherwise a request must carry
@@ -81,14 +81,11 @@ class ScriptedModelServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host, port)
         self.api_key = api_key
-        self.host = host
-        self._requested_port = port
         self._cursor = ScriptCursor(_as_script(script))
         self._records: list[RecordedRequest] = []
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._log = structlog.get_logger("cephalon_devkit.model")
 
     # --- lifecycle -------------------------------------------------------------------
@@ -101,41 +98,8 @@ class ScriptedModelServer:
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         return app
 
-    async def start(self) -> None:
-        runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self._requested_port)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+    def on_started(self) -> None:
         self._log.info("model_stub_started", base_url=self.base_url, auth=self.api_key is not None)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> ScriptedModelServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the model server is not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def base_url(self) -> str:
