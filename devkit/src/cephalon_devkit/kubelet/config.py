@@ -6,9 +6,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def _no_images() -> dict[str, tuple[str, ...]]:
+    return {}
+
+
+def _no_image_env() -> dict[str, Mapping[str, str]]:
     return {}
 
 
@@ -25,6 +32,15 @@ class KubeletConfig:
     ``{"images.example.test/x/cephalon-runtime": ("python", "-m", "cephalon_runtime")}`` runs
     ``python -m cephalon_runtime <args...>``. A container with neither is refused as
     ``Unsupported``.
+
+    ``image_env`` maps an image (same lookup) to the variables its Dockerfile's ``ENV``
+    lines would set: ``{"images.example.test/x/tool": {"TOOL_HOME": "/opt/tool"}}``.
+    There is no image to read them from, so they are configured here. They go into a
+    container's environment after the executor's defaults (``HOME``, ``TMPDIR``,
+    ``CEPHALON_POD_ROOT``, which they may therefore override) and before the
+    container's own ``envFrom``/``env``, which override them as in Kubernetes. Values
+    are host values, used as written: no mount-path or loopback translation, since
+    whoever configures them knows where things are on this machine.
 
     ``pvc_root`` enables ``persistentVolumeClaim`` volumes: claim ``c`` of namespace
     ``ns`` is the directory ``<pvc_root>/ns/c``, kept when pods come and go. Without
@@ -51,6 +67,7 @@ class KubeletConfig:
     pod_ip: str = "127.0.0.1"
     pod_ip_pool: str = ""
     image_commands: Mapping[str, tuple[str, ...]] = field(default_factory=_no_images)
+    image_env: Mapping[str, Mapping[str, str]] = field(default_factory=_no_image_env)
     pvc_root: Path | None = None
     bind_pods: bool = True
     backoff_base: float = 10.0
@@ -63,14 +80,28 @@ class KubeletConfig:
     watch_timeout_seconds: int = 240
 
 
-def image_command(
-    image: str, image_commands: Mapping[str, tuple[str, ...]]
-) -> tuple[str, ...] | None:
-    """The configured command prefix for an image, or None."""
-    if image in image_commands:
-        return image_commands[image]
+def image_lookup(image: str, by_image: Mapping[str, T]) -> T | None:
+    """The entry for an image: the exact reference first, then without tag or digest.
+
+    One rule for every per-image setting, so ``image_commands`` and ``image_env``
+    never disagree about which image a key stands for.
+    """
+    if image in by_image:
+        return by_image[image]
     repository = image.split("@", 1)[0]
     last = repository.rsplit("/", 1)[-1]
     if ":" in last:
         repository = repository[: len(repository) - len(last)] + last.split(":", 1)[0]
-    return image_commands.get(repository)
+    return by_image.get(repository)
+
+
+def image_command(
+    image: str, image_commands: Mapping[str, tuple[str, ...]]
+) -> tuple[str, ...] | None:
+    """The configured command prefix for an image, or None."""
+    return image_lookup(image, image_commands)
+
+
+def image_environment(image: str, image_env: Mapping[str, Mapping[str, str]]) -> Mapping[str, str]:
+    """The configured ``ENV`` of an image; empty when it has none."""
+    return image_lookup(image, image_env) or {}

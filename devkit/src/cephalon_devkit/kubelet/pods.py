@@ -26,7 +26,7 @@ from cephalon_devkit.kubelet import env as envs
 from cephalon_devkit.kubelet.addresses import translate_loopback
 from cephalon_devkit.kubelet.admission import unsupported
 from cephalon_devkit.kubelet.client import KubeClient
-from cephalon_devkit.kubelet.config import KubeletConfig, image_command
+from cephalon_devkit.kubelet.config import KubeletConfig, image_command, image_environment
 from cephalon_devkit.kubelet.containers import ContainerRunner, Launch
 from cephalon_devkit.kubelet.errors import ApiError, Conflict, ContainerConfigError, NotFound
 from cephalon_devkit.kubelet.events import EventRecorder
@@ -185,6 +185,8 @@ class PodWorker:
                 "CEPHALON_POD_ROOT": os.fspath(self._layout.root),
             }
         )
+        # The image's own ENV (host values, not translated); the container's env wins.
+        base.update(image_environment(container.get("image", ""), self._config.image_env))
         for mount in container.get("volumeMounts", []):
             volume = mount.get("name", "")
             base[volume_env_name(volume)] = os.fspath(self._volume_dirs[volume])
