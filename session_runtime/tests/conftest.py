@@ -55,8 +55,13 @@ async def session_user(
 
 
 @contextlib.asynccontextmanager
-async def mcp_server_process(root: Path, ready: Path) -> AsyncIterator[str]:
-    """The devkit's workspace MCP server as a real process; yields its URL."""
+async def mcp_server_process(
+    root: Path, ready: Path, *options: str, env: dict[str, str] | None = None
+) -> AsyncIterator[str]:
+    """The devkit's workspace MCP server as a real process; yields its URL.
+
+    ``options`` are more command-line options; ``env`` adds to the inherited environment.
+    """
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -65,7 +70,9 @@ async def mcp_server_process(root: Path, ready: Path) -> AsyncIterator[str]:
         str(root),
         "--ready-file",
         str(ready),
+        *options,
         stdin=asyncio.subprocess.DEVNULL,
+        env=None if env is None else {**os.environ, **env},
     )
     try:
         deadline = time.monotonic() + 20

@@ -26,7 +26,14 @@ async def test_probe_calls_and_timeouts(tmp_path: Path) -> None:
         )
         await mcp.probe_all()
         assert mcp.health() == {"ws": True}
-        assert mcp.servers["ws"].tools == ("list_files", "note", "publish", "read_file", "sleep")
+        assert mcp.servers["ws"].tools == (
+            "list_files",
+            "note",
+            "publish",
+            "read_file",
+            "sleep",
+            "write_file",
+        )
 
         assert await mcp.call_tool("ws", "read_file", {"path": "hello.txt"}) == "hi there"
         with pytest.raises(McpToolTimeoutError, match="'ws'.*'sleep'.*0.3") as timed_out:

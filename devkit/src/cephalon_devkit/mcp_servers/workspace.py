@@ -4,6 +4,8 @@ Tools:
 
 - ``list_files`` (safe): the files under the workspace root, sorted, at most 200;
 - ``read_file`` (safe): one file's text, at most 64 KiB;
+- ``write_file`` (elevated): create or replace one text file, at most 256 KiB,
+  creating its directories;
 - ``note`` (elevated): append a line to ``NOTES.md`` in the workspace;
 - ``publish`` (restricted): pretend to push the workspace to a branch — it records the
   call in ``.published`` so a test can tell whether it really ran;
@@ -15,6 +17,11 @@ Run it as a process::
 
 ``--port 0`` picks a free port; the chosen URL is written to ``--ready-file`` once the
 server listens, so a test or the local pod executor knows where to connect.
+
+``--seed DIR`` (or ``MCP_SEED``) copies ``DIR``'s tree into an empty workspace root
+before serving, so a session starts from a sample repository — in local mode this
+stands for what a container image would bake in. A workspace with any entry is left
+as it is: a restarted sidecar must not clobber the agent's edits.
 """
 
 from __future__ import annotations
@@ -22,13 +29,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 MAX_READ_BYTES = 64 * 1024
+MAX_WRITE_BYTES = 256 * 1024
 MAX_FILES = 200
+
+
+class Refused(ToolError, ValueError):
+    """A tool refuses its input (a path outside the workspace, content too large).
+
+    A ``ValueError``, but also a ``ToolError``: the mcp server hides the text of any
+    other exception from the client, and the model needs to read why it was refused.
+    """
 
 
 def build_server(root: Path) -> MCPServer:
@@ -41,7 +59,7 @@ def build_server(root: Path) -> MCPServer:
     def inside(relative: str) -> Path:
         path = (root / relative).resolve()
         if path != root and not path.is_relative_to(root):
-            raise ValueError(f"{relative!r} is outside the workspace")
+            raise Refused(f"{relative!r} is outside the workspace")
         return path
 
     @server.tool(description="List the files of the workspace (relative paths, sorted).")
@@ -57,6 +75,26 @@ def build_server(root: Path) -> MCPServer:
     def read_file(path: str) -> str:
         with inside(path).open("rb") as handle:
             return handle.read(MAX_READ_BYTES).decode("utf-8", errors="replace")
+
+    @server.tool(
+        description=(
+            "Create or replace one text file of the workspace (UTF-8, at most 256 KiB), "
+            "creating missing directories."
+        )
+    )
+    def write_file(path: str, content: str) -> str:
+        data = content.encode("utf-8")
+        if len(data) > MAX_WRITE_BYTES:
+            raise Refused(
+                f"content is {len(data)} bytes; write_file takes at most "
+                f"{MAX_WRITE_BYTES} bytes (256 KiB)"
+            )
+        target = inside(path)
+        if target == root:
+            raise Refused(f"{path!r} is the workspace itself, not a file")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return f"wrote {target.relative_to(root).as_posix()} ({len(data)} bytes)"
 
     @server.tool(description="Append a line to NOTES.md in the workspace.")
     def note(text: str) -> str:
@@ -76,6 +114,21 @@ def build_server(root: Path) -> MCPServer:
         return f"slept {seconds}"
 
     return server
+
+
+def seed_workspace(root: Path, seed: Path) -> bool:
+    """Copy ``seed``'s tree into ``root`` if ``root`` has no entries; whether it did.
+
+    Only an empty root is seeded, so a sidecar restarted mid-session keeps the agent's
+    edits. Symbolic links are copied as links, not followed out of the seed.
+    """
+    if not seed.is_dir():
+        raise FileNotFoundError(f"seed directory {str(seed)!r} does not exist")
+    root.mkdir(parents=True, exist_ok=True)
+    if any(root.iterdir()):
+        return False
+    shutil.copytree(seed, root, symlinks=True, dirs_exist_ok=True)
+    return True
 
 
 def _free_port(host: str) -> int:
@@ -112,8 +165,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("MCP_PORT", "0")))
     parser.add_argument("--path", default=os.environ.get("MCP_PATH", "/mcp"))
     parser.add_argument("--root", type=Path, default=Path(os.environ.get("MCP_WORKSPACE", ".")))
+    parser.add_argument(
+        "--seed",
+        type=Path,
+        default=Path(os.environ["MCP_SEED"]) if os.environ.get("MCP_SEED") else None,
+        help="copy this directory's tree into the workspace root if it is empty",
+    )
     parser.add_argument("--ready-file", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.seed is not None:
+        try:
+            seed_workspace(args.root, args.seed)
+        except OSError as e:
+            parser.error(f"--seed: {e}")
     asyncio.run(serve(args.root, args.host, args.port, args.path, args.ready_file))
 
 
