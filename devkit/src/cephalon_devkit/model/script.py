@@ -60,6 +60,13 @@ class Match(_Model):
     """``re.search`` pattern on the last user message."""
     last_role: Literal["system", "developer", "user", "assistant", "tool"] | None = None
     """Role of the last message: ``tool`` means "the client is sending a tool result"."""
+    last_tool: str | None = None
+    """Function name of the call the last message answers: holds when the last message
+    is a ``tool`` message whose ``tool_call_id`` is among the ``tool_calls`` of an
+    assistant message before it. Lets standing (``repeat``) rules answer each tool
+    result by what was called, independently of step order. The Copilot CLI names MCP
+    tools ``<server>-<tool>`` (``workspace-read_file``), built-ins plainly (``glob``).
+    Chat-completions requests only: the Anthropic stub's view carries no call ids."""
     model: str | None = None
 
     @field_validator("user_regex")
@@ -82,6 +89,8 @@ class Match(_Model):
         if self.last_role is not None:
             if not messages or messages[-1].get("role") != self.last_role:
                 return False
+        if self.last_tool is not None and last_tool_name(messages) != self.last_tool:
+            return False
         return self.model is None or request.get("model") == self.model
 
 
@@ -290,6 +299,28 @@ def last_user_text(messages: list[ChatMessage]) -> str:
             return "".join(part.get("text", "") for part in content if isinstance(part, dict))
         return ""
     return ""
+
+
+def last_tool_name(messages: list[ChatMessage]) -> str | None:
+    """Function name of the call the last message answers, if it is a tool result.
+
+    ``None`` when the last message is no ``tool`` message or its ``tool_call_id``
+    matches no call of an earlier assistant message (the latest such call wins).
+    """
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    call_id = messages[-1].get("tool_call_id")
+    if not call_id:
+        return None
+    for message in reversed(messages[:-1]):
+        if message.get("role") != "assistant":
+            continue
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict) and call.get("id") == call_id:
+                function = call.get("function")
+                name = function.get("name") if isinstance(function, dict) else None
+                return name if isinstance(name, str) else None
+    return None
 
 
 def parse_script(data: object, *, source: str = "<script>") -> Script:
