@@ -35,6 +35,7 @@ from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
 
 MAX_READ_BYTES = 64 * 1024
 MAX_WRITE_BYTES = 256 * 1024
@@ -50,7 +51,10 @@ class Refused(ToolError, ValueError):
 
 
 def build_server(root: Path) -> MCPServer:
-    """The server object with its tools bound to ``root``."""
+    """The server object with its tools bound to ``root``.
+
+    Tools answer with text only (``structured_output=False``): the Copilot CLI shows a
+    tool's text and its structured copy side by side, which would double every result."""
     server = MCPServer(
         "cephalon-workspace", instructions="Files of the session workspace.", log_level="WARNING"
     )
@@ -62,7 +66,10 @@ def build_server(root: Path) -> MCPServer:
             raise Refused(f"{relative!r} is outside the workspace")
         return path
 
-    @server.tool(description="List the files of the workspace (relative paths, sorted).")
+    @server.tool(
+        description="List the files of the workspace (relative paths, sorted).",
+        structured_output=False,
+    )
     def list_files() -> str:
         files = sorted(
             p.relative_to(root).as_posix()
@@ -71,7 +78,7 @@ def build_server(root: Path) -> MCPServer:
         )
         return "\n".join(files[:MAX_FILES])
 
-    @server.tool(description="Read one text file of the workspace.")
+    @server.tool(description="Read one text file of the workspace.", structured_output=False)
     def read_file(path: str) -> str:
         with inside(path).open("rb") as handle:
             return handle.read(MAX_READ_BYTES).decode("utf-8", errors="replace")
@@ -80,7 +87,8 @@ def build_server(root: Path) -> MCPServer:
         description=(
             "Create or replace one text file of the workspace (UTF-8, at most 256 KiB), "
             "creating missing directories."
-        )
+        ),
+        structured_output=False,
     )
     def write_file(path: str, content: str) -> str:
         data = content.encode("utf-8")
@@ -96,19 +104,19 @@ def build_server(root: Path) -> MCPServer:
         target.write_bytes(data)
         return f"wrote {target.relative_to(root).as_posix()} ({len(data)} bytes)"
 
-    @server.tool(description="Append a line to NOTES.md in the workspace.")
+    @server.tool(description="Append a line to NOTES.md in the workspace.", structured_output=False)
     def note(text: str) -> str:
         with inside("NOTES.md").open("a", encoding="utf-8") as handle:
             handle.write(text.rstrip("\n") + "\n")
         return "noted"
 
-    @server.tool(description="Publish the workspace to a remote branch.")
+    @server.tool(description="Publish the workspace to a remote branch.", structured_output=False)
     def publish(branch: str) -> str:
         with inside(".published").open("a", encoding="utf-8") as handle:
             handle.write(branch + "\n")
         return f"published to {branch}"
 
-    @server.tool(description="Wait a number of seconds, then answer.")
+    @server.tool(description="Wait a number of seconds, then answer.", structured_output=False)
     async def sleep(seconds: float) -> str:
         await asyncio.sleep(seconds)
         return f"slept {seconds}"
@@ -143,7 +151,15 @@ async def serve(root: Path, host: str, port: int, path: str, ready_file: Path | 
 
     server = build_server(root)
     port = port or _free_port(host)
-    app = server.streamable_http_app(streamable_http_path=path)
+    # DNS-rebinding protection for the address it really listens on: in a pod that is
+    # the pod's IP (the local pod executor gives each pod its own loopback address).
+    security = TransportSecuritySettings(
+        allowed_hosts=[f"{host}:*", "127.0.0.1:*", "localhost:*"],
+        allowed_origins=[f"http://{host}:*", "http://127.0.0.1:*", "http://localhost:*"],
+    )
+    app = server.streamable_http_app(
+        streamable_http_path=path, host=host, transport_security=security
+    )
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     http = uvicorn.Server(config)
     task = asyncio.create_task(http.serve())
