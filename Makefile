@@ -19,7 +19,7 @@ KIND_CLUSTER ?= cephalon
 
 export PATH := $(VENV)/bin:$(CURDIR)/$(COPILOT_DIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help setup system-deps lock crds crds-check docs docs-check lint test unit smoke bench demo kind-up e2e-kind kind-down clean
+.PHONY: help setup system-deps lock crds crds-check docs docs-check lint test unit smoke bench demo up kind-up e2e-kind kind-down clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -77,16 +77,17 @@ unit: setup ## run the test suite only
 
 test: setup lint unit ## everything CI runs: setup, quality gates, tests
 
-smoke: setup ## set up, then show and self-check the wire contracts (until local mode lands)
+smoke: setup ## set up, then show and self-check the wire contracts
 	$(PY) -m cephalon_contracts.smoke
 
 bench: setup ## benchmarks (print a table, write bench-results/*.json)
 	@set -e; for bench in benchmarks/bench_*.py; do echo "== $$bench" >&2; $(PY) $$bench; done
 
-demo: setup ## the offline end-to-end demo (local mode)
-	@echo "make demo: local mode is not built yet (it arrives with the local-mode issue)." >&2
-	@echo "Until then, 'make smoke' shows and self-checks the wire contracts." >&2
-	@exit 2
+demo: setup ## the offline end-to-end demo: local mode, two tenants, a scripted conversation each
+	$(VENV)/bin/cephalon demo
+
+up: setup ## local mode until Ctrl-C (real Discord when the bot credentials are in the environment)
+	$(VENV)/bin/cephalon dev up
 
 kind-up: ## kind cluster, images built and loaded, the chart installed with a test tenant
 	KIND_CLUSTER=$(KIND_CLUSTER) tests/e2e_kind/kind-up.sh

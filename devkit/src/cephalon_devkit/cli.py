@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from cephalon_devkit.discord import command as discord_command
     from cephalon_devkit.kube import command as kube_command
     from cephalon_devkit.kubelet import command as kubelet_command
+    from cephalon_devkit.local import command as local_command
     from cephalon_devkit.local import tenants_command
 
     parser = argparse.ArgumentParser(prog="cephalon", description="Cephalon developer CLI")
@@ -34,6 +35,27 @@ def build_parser() -> argparse.ArgumentParser:
             "kubelet",
             help="run the pods of a Kubernetes API (e.g. the emulator) as local processes",
             description="Run the local pod executor until SIGINT/SIGTERM.",
+        )
+    )
+    local_command.add_up_arguments(
+        dev_commands.add_parser(
+            "up",
+            help="local mode: the whole product as local processes, until Ctrl-C",
+            description="Start Redis, the Kubernetes API emulator, the operator, the pod "
+            "executor, each tenant's gateway and model gateway from providers.yml, and "
+            "Discord (real when every tenant's bot credentials are in the environment, "
+            "else the emulator). Ctrl-C stops everything.",
+        )
+    )
+    local_command.add_demo_arguments(
+        groups.add_parser(
+            "demo",
+            help="the offline end-to-end demo: a scripted conversation per tenant",
+            description="Run local mode with the Discord emulator and the scripted model, "
+            "play a conversation per tenant of providers.yml (Start Chat, a change in the "
+            "sample repository, one approval, the streamed answer, /end), print the "
+            "Discord transcript, a timing summary and the isolation checks; exit 0 when "
+            "every step held.",
         )
     )
     tenants_command.add_arguments(

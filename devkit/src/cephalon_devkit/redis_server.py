@@ -51,9 +51,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextlib.asynccontextmanager
 async def running_redis(
-    directory: Path | None = None, *, port: int | None = None, host: str = "127.0.0.1"
+    directory: Path | None = None,
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    log_file: Path | None = None,
 ) -> AsyncIterator[RedisServer]:
-    """Start redis-server, wait until it answers, yield it, stop it."""
+    """Start redis-server, wait until it answers, yield it, stop it. Its output goes
+    to ``log_file`` (default: ``redis.log`` in ``directory``)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RedisServerError("redis-server is not installed; run `make setup`")
@@ -68,7 +73,9 @@ async def running_redis(
         acl_file = directory / "users.acl"
         acl_file.write_text(f"user default off\nuser {ADMIN_USER} on >{password} ~* &* +@all\n")
         acl_file.chmod(0o600)
-        log = stack.enter_context((directory / "redis.log").open("wb"))
+        log_path = log_file or directory / "redis.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = stack.enter_context(log_path.open("wb"))
         process = await asyncio.create_subprocess_exec(
             binary,
             "--bind", host,
@@ -81,7 +88,7 @@ async def running_redis(
             stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         try:
-            await _wait_until_listening(server, process, directory / "redis.log")
+            await _wait_until_listening(server, process, log_path)
             yield server
         finally:
             if process.returncode is None:

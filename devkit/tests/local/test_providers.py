@@ -14,7 +14,9 @@ from cephalon_contracts.resources import PROVIDER_TENANT
 from cephalon_devkit.local.providers import (
     ProvidersError,
     credentials_secret,
+    has_bot_credentials,
     load_registry,
+    model_key_value,
     provider_tenant,
     render,
 )
@@ -38,15 +40,35 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_the_shipped_registry_renders_valid_provider_tenants() -> None:
     registry = load_registry(REPO / "providers.yml")
     documents = list(yaml.safe_load_all(render(registry)))
-    assert [d["metadata"]["name"] for d in documents] == ["discord-duck"]
+    assert [d["metadata"]["name"] for d in documents] == ["discord-duck", "discord-goose"]
     for document in documents:
         assert validate_object(SCHEMA, document) == []
-        assert document["spec"]["credentialsSecretRef"] == {
-            "name": "discord-duck-credentials",
-            "botTokenKey": "bot-token",
-            "publicKeyKey": "public-key",
-            "appIdKey": "app-id",
-        }
+    assert documents[0]["spec"]["credentialsSecretRef"] == {
+        "name": "discord-duck-credentials",
+        "botTokenKey": "bot-token",
+        "publicKeyKey": "public-key",
+        "appIdKey": "app-id",
+    }
+    # duck declares a model key; goose does not (it always gets the scripted model locally)
+    assert documents[0]["spec"]["models"]["providerSecretRef"] == {
+        "name": "discord-duck-credentials",
+        "key": "model-key",
+    }
+    assert "providerSecretRef" not in documents[1]["spec"]["models"]
+
+
+def test_the_model_key_is_optional_and_taken_only_from_the_environment(tmp_path: Path) -> None:
+    text = "tenants:" + ENTRY.format(tenant="duck").replace(
+        'appId: "${X_APP}"', 'appId: "${X_APP}", modelKey: "${X_MODEL}"'
+    )
+    entry = load_registry(_write(tmp_path, text)).tenants[0]
+    creds = {"X_BOT": "fake-bot", "X_KEY": "ab", "X_APP": "1"}
+    assert model_key_value(entry, creds) is None
+    assert "model-key" not in credentials_secret(entry, "ns", creds)["data"]
+    secret = credentials_secret(entry, "ns", {**creds, "X_MODEL": "fake-model"})
+    assert base64.b64decode(secret["data"]["model-key"]) == b"fake-model"
+    assert has_bot_credentials(entry, creds)
+    assert not has_bot_credentials(entry, {"X_BOT": "fake-bot"})
 
 
 def test_adding_a_tenant_is_adding_an_entry(tmp_path: Path) -> None:
@@ -115,7 +137,7 @@ def test_cli_renders_and_reports_errors(tmp_path: Path) -> None:
         text=True,
     )
     assert ok.returncode == 0, ok.stderr
-    assert yaml.safe_load(ok.stdout)["kind"] == "ProviderTenant"
+    assert [d["kind"] for d in yaml.safe_load_all(ok.stdout)] == ["ProviderTenant"] * 2
     bad = subprocess.run(
         [
             sys.executable,

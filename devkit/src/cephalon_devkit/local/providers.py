@@ -39,6 +39,8 @@ from cephalon_contracts.resources import API_VERSION, ProviderTenantSpec
 
 ENV_REFERENCE = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*)\}$")
 SECRET_KEYS = {"botToken": "bot-token", "publicKey": "public-key", "appId": "app-id"}
+MODEL_KEY = "model-key"
+"""The Secret key holding the tenant's model provider key, when it declares one."""
 
 
 class ProvidersError(ValueError):
@@ -51,11 +53,14 @@ class Credentials(BaseModel):
     botToken: str  # noqa: N815 - the file's spelling
     publicKey: str  # noqa: N815
     appId: str  # noqa: N815
+    modelKey: str | None = None  # noqa: N815
+    """The model provider's key for the tenant's model gateway (optional: without one,
+    local mode answers with the scripted model)."""
 
-    @field_validator("botToken", "publicKey", "appId")
+    @field_validator("botToken", "publicKey", "appId", "modelKey")
     @classmethod
-    def _must_be_reference(cls, value: str) -> str:
-        if not ENV_REFERENCE.fullmatch(value):
+    def _must_be_reference(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_REFERENCE.fullmatch(value):
             raise ValueError(
                 "credentials must be ${ENV_NAME} references, never values written in the file"
             )
@@ -94,6 +99,10 @@ class Entry(BaseModel):
             "tenant": self.tenant,
             "credentialsSecretRef": {"name": self.secret_name},
         }
+        if self.credentials.modelKey is not None:
+            models = dict(body.get("models") or {})
+            models.setdefault("providerSecretRef", {"name": self.secret_name, "key": MODEL_KEY})
+            body["models"] = models
         if self.storage is not None:
             sessions = dict(body.get("sessions") or {})
             sessions.setdefault("namespace", f"cephalon-{self.provider}-{self.storage.partition}")
@@ -164,13 +173,15 @@ def credentials_secret(
     data = {}
     missing = []
     for field, key in SECRET_KEYS.items():
-        match = ENV_REFERENCE.fullmatch(getattr(entry.credentials, field))
-        assert match is not None  # validated on load
-        value = env.get(match.group(1))
+        name = env_name(getattr(entry.credentials, field))
+        value = env.get(name)
         if value is None:
-            missing.append(match.group(1))
+            missing.append(name)
         else:
             data[key] = base64.b64encode(value.encode()).decode()
+    model_key = model_key_value(entry, env)
+    if model_key is not None:
+        data[MODEL_KEY] = base64.b64encode(model_key.encode()).decode()
     if missing:
         raise ProvidersError(
             f"{entry.provider}/{entry.tenant}: set {', '.join(missing)} in the environment"
@@ -182,6 +193,26 @@ def credentials_secret(
         "metadata": {"name": entry.secret_name, "namespace": namespace},
         "data": data,
     }
+
+
+def env_name(reference: str) -> str:
+    """``${NAME}`` → ``NAME`` (references are validated on load)."""
+    match = ENV_REFERENCE.fullmatch(reference)
+    if match is None:
+        raise ProvidersError(f"{reference!r} is not a ${{ENV_NAME}} reference")
+    return match.group(1)
+
+
+def has_bot_credentials(entry: Entry, environ: Mapping[str, str]) -> bool:
+    """Whether every bot credential of the entry is set in the environment."""
+    return all(env_name(getattr(entry.credentials, f)) in environ for f in SECRET_KEYS)
+
+
+def model_key_value(entry: Entry, environ: Mapping[str, str]) -> str | None:
+    """The tenant's model provider key from the environment, if it declares and sets one."""
+    if entry.credentials.modelKey is None:
+        return None
+    return environ.get(env_name(entry.credentials.modelKey)) or None
 
 
 def render(registry: Registry) -> str:
