@@ -232,3 +232,17 @@ async def test_malformed_bodies_are_400_not_500(emu: DiscordEmulator):
             url, data=b"{not json", headers={"Content-Type": "application/json"}
         ) as r:
             assert (r.status, (await r.json())["code"]) == (400, 50109)
+
+
+async def test_the_transcript_shows_multi_line_embed_fields_and_footers(emu: DiscordEmulator):
+    guild = emu.create_guild("duck")
+    lobby = emu.create_channel(guild.id, "lobby")
+    ada = emu.create_member(guild.id, "ada")
+    embed = {
+        "title": "Approval needed",
+        "fields": [{"name": "Arguments", "value": "one\ntwo"}],
+        "footer": {"text": "Approved by ada"},
+    }
+    emu.post_message(lobby.id, ada, "", embeds=[embed])
+    text = emu.render_transcript(lobby.id)
+    assert "    Arguments: one\n      two\n    — Approved by ada" in text

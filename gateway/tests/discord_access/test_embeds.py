@@ -77,3 +77,13 @@ def test_approval_embed_fits() -> None:
     )
     assert embed["footer"]["text"] == "Approved by ada"
     assert embed_size(embed) <= TOTAL_LIMIT
+
+
+def test_an_open_request_shows_its_expiry_and_a_decided_one_its_outcome() -> None:
+    common = {"tool": "rm", "risk": "restricted", "arguments": "x", "reason": "r"}
+    open_request = approval_embed(**common, expires="<t:1:R>")
+    assert [f["name"] for f in open_request["fields"]] == ["Risk", "Expires", "Arguments"]
+    assert "footer" not in open_request
+    decided = approval_embed(**common, expires="-", outcome="Denied by bob")
+    assert [f["name"] for f in decided["fields"]] == ["Risk", "Arguments"]
+    assert decided["footer"]["text"] == "Denied by bob"

@@ -56,7 +56,12 @@ class TranscriptEntry:
             desc = e.get("description") or ""
             lines.append(f"  [embed] {title}" + (f" — {desc}" if desc else ""))
             for f in e.get("fields") or []:
-                lines.append(f"    {f.get('name')}: {f.get('value')}")
+                value_lines = str(f.get("value") or "").splitlines() or [""]
+                lines.append(f"    {f.get('name')}: {value_lines[0]}")
+                lines.extend(f"      {line}" for line in value_lines[1:])
+            footer = (e.get("footer") or {}).get("text")
+            if footer:
+                lines.append(f"    — {footer}")
         for a in self.attachments:
             lines.append(f"  [file] {a}")
         if self.reactions:

@@ -133,12 +133,13 @@ def approval_embed(
         "color": COLOR_WARN if outcome is None else COLOR_OK,
         "fields": [
             EmbedField(name="Risk", value=risk, inline=True),
-            EmbedField(name="Expires", value=expires, inline=True),
             EmbedField(
                 name="Arguments", value=f"`{arguments}`" if arguments else "-", inline=False
             ),
         ],
     }
-    if outcome is not None:
+    if outcome is None:  # still open: when it lapses (a decided request has no expiry)
+        embed["fields"].insert(1, EmbedField(name="Expires", value=expires, inline=True))
+    else:
         embed["footer"] = {"text": outcome}
     return fit_embed(embed)
