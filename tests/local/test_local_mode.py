@@ -7,6 +7,7 @@ and Redis itself while the stack still runs.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -30,6 +31,7 @@ from cephalon_devkit.local.stack import (
     StackOptions,
     prepare_state_dir,
 )
+from cephalon_devkit.testing.discord import MakeDiscordEmulator
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -215,3 +217,57 @@ def test_dev_up_serves_until_ctrl_c_then_stops_everything(tmp_path: Path) -> Non
     assert process.returncode == 0, output + rest
     assert "local mode                 stopped" in rest
     assert _processes_mentioning(str(state)) == []
+
+
+async def test_dev_up_with_bot_credentials_serves_that_discord_and_logs_no_secret(
+    tmp_path: Path, make_discord_emulator: MakeDiscordEmulator
+) -> None:
+    """The real-Discord path: the bot credentials come only from the environment. Discord
+    itself is unreachable here, so a Discord-compatible endpoint (the emulator, as a
+    stranger to local mode) stands in for it through CEPHALON_DISCORD__*."""
+    discord = await make_discord_emulator()
+    guild = discord.create_guild("my guild")
+    lobby = discord.create_channel(guild.id, "start-here")
+    text = (REPO / "providers.yml").read_text()
+    duck = text[: text.index("  - provider: discord\n    tenant: goose")]
+    duck = duck.replace("guilds: []", f'guilds: ["{guild.id}"]').replace(
+        "startChatChannels: []", f'startChatChannels: ["{lobby.id}"]'
+    )
+    providers = tmp_path / "providers.yml"
+    providers.write_text(duck)
+    state = tmp_path / "up"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUCK_")} | {
+        "DUCK_DISCORD_BOT_TOKEN": discord.bot_token,
+        "DUCK_DISCORD_PUBLIC_KEY": discord.public_key,
+        "DUCK_DISCORD_APP_ID": str(discord.application_id),
+        "CEPHALON_DISCORD__API_BASE": discord.api_base,
+        "CEPHALON_DISCORD__GATEWAY_URL": discord.gateway_url,
+    }
+    process = await asyncio.create_subprocess_exec(
+        *_cephalon("dev", "up", "--providers", str(providers), "--state-dir", str(state)),
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        output = b""
+        while b"Ctrl-C stops everything" not in output:
+            line = await asyncio.wait_for(process.stderr.readline(), 180)
+            assert line, output.decode()
+            output += line
+        assert b"discord                    real" in output
+        # The bot logged in with the token from the environment and set up its lobby.
+        start = await discord.wait_for_message(
+            lobby.id, lambda m: "Start Chat" in json.dumps(m.components), timeout=30
+        )
+        assert start.author_id == discord.bot.id
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    logged = b"".join(p.read_bytes() for p in (state / "logs").rglob("*") if p.is_file())
+    assert logged and discord.bot_token.encode() not in logged

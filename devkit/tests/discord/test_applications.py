@@ -94,3 +94,10 @@ async def test_two_tenant_bots_share_a_guild_but_nothing_else(
         right = f"{emu.api_base}/webhooks/{goose.id}/{i.token}?wait=true"
         async with s.post(right, json={"content": "from goose"}) as r:
             assert (await r.json())["author"]["id"] == str(goose.bot_id)
+
+
+async def test_a_guild_can_be_made_with_only_another_tenants_bot(emu: DiscordEmulator):
+    goose = emu.create_application("Goose")
+    guild = emu.create_guild("goose community", app=goose)
+    assert goose.bot_id in emu.world.guilds[guild.id].members
+    assert emu.bot.id not in emu.world.guilds[guild.id].members

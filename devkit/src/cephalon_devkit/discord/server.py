@@ -250,11 +250,14 @@ class DiscordEmulator(LoopbackHttpServer):
         owner: User | None = None,
         bot_permissions: int = perms.DEFAULT_BOT,
         everyone_permissions: int = perms.DEFAULT_EVERYONE,
+        app: Application | None = None,
     ) -> Guild:
-        """A guild the bot is in (with a managed role holding ``bot_permissions``)."""
+        """A guild the bot is in (with a managed role holding ``bot_permissions``): the
+        primary application's bot, or only ``app``'s when given."""
         return self.world.create_guild(
             name,
             owner_id=owner.id if owner else None,
+            app_id=app.id if app else None,
             bot_permissions=bot_permissions,
             everyone_permissions=everyone_permissions,
         )

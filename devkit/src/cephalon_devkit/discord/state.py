@@ -270,8 +270,11 @@ class World:
         owner_id: int | None = None,
         bot_permissions: int = perms.DEFAULT_BOT,
         everyone_permissions: int = perms.DEFAULT_EVERYONE,
+        app_id: int | None = None,
     ) -> Guild:
-        """A guild with @everyone, the primary bot (with its managed role) and an owner."""
+        """A guild with @everyone, a bot (with its managed role) and an owner. The bot is
+        the primary application's unless ``app_id`` names another (one tenant's guild
+        that no other tenant's bot is in)."""
         owner = self.users[owner_id] if owner_id else self.create_user(f"{name}-owner")
         g = Guild(id=self.ids.next(), name=name, owner_id=owner.id)
         g.roles[g.id] = Role(
@@ -279,7 +282,7 @@ class World:
         )
         g.members[owner.id] = Member(guild_id=g.id, user_id=owner.id, roles=[])
         self.guilds[g.id] = g
-        self.add_bot(g.id, self.app.id, bot_permissions)
+        self.add_bot(g.id, app_id or self.app.id, bot_permissions)
         return g
 
     def add_bot(self, guild_id: int, app_id: int, permissions: int = perms.DEFAULT_BOT) -> Role:

@@ -134,7 +134,7 @@ def run_demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted; everything was stopped\n")
         return 130
-    except (DemoError, LocalModeError, RedisServerError, OSError) as e:
+    except (DemoError, LocalModeError, ProvidersError, RedisServerError, OSError) as e:
         return _fail(e, logs)
     out = sys.stdout
     for conversation in result.conversations:
@@ -187,7 +187,7 @@ def run_up(args: argparse.Namespace) -> int:
         asyncio.run(_up(options, progress))
     except KeyboardInterrupt:
         pass
-    except (LocalModeError, RedisServerError, OSError) as e:
+    except (LocalModeError, ProvidersError, RedisServerError, OSError) as e:
         return _fail(e, logs)
     return 0
 
@@ -217,9 +217,13 @@ async def _up(options: StackOptions, progress: Progress) -> None:
             elif tenant.world is not None and stack.discord is not None:
                 progress.note(
                     f"  emulated guild {tenant.world.guild.id}, lobby channel "
-                    f"{tenant.world.lobby.id}, user {tenant.world.user.id}; "
-                    f"Discord emulator API {stack.discord.api_base}"
+                    f"{tenant.world.lobby.id}, user {tenant.world.user.id}"
                 )
+        if stack.discord is not None:
+            progress.note(
+                f"\nDiscord emulator: act as the users through {stack.discord.url}/_emulator "
+                "(see docs/local-mode.md)"
+            )
         progress.note(f"\nkubectl: KUBECONFIG={stack.kubeconfig} kubectl get pt,as -A")
         progress.note("Ctrl-C stops everything.")
         await stop.wait()

@@ -59,6 +59,9 @@ RELEASE_NAMESPACE = "cephalon-system"
 RUNTIME_IMAGE = "cephalon/runtime"
 MCP_WORKSPACE_IMAGE = "cephalon/mcp-workspace"
 SAMPLE_REPO = Path("examples/sample-repo")
+DISCORD_ENDPOINTS = ("CEPHALON_DISCORD__API_BASE", "CEPHALON_DISCORD__GATEWAY_URL")
+"""With real bot credentials, these (when set) point the gateways at a Discord-compatible
+service instead of Discord itself, as the operator's settings of the same names do."""
 READY_TIMEOUT = 180.0
 
 
@@ -243,7 +246,7 @@ class LocalStack:
         )
         for tenant in self.tenants:
             if self.discord is not None:
-                tenant.world = self._demo_world(tenant, len(self.tenants))
+                tenant.world = self._demo_world(tenant)
             secret = self._credentials_secret(tenant)
             await self.api.ensure(resource_path("v1", "secrets", RELEASE_NAMESPACE), secret)
             await self.api.ensure(
@@ -254,7 +257,7 @@ class LocalStack:
                 f"tenant {tenant.name}", "applied", f"sessions in {tenant.namespace}"
             )
 
-    def _demo_world(self, tenant: LocalTenant, count: int) -> DemoWorld:
+    def _demo_world(self, tenant: LocalTenant) -> DemoWorld:
         """A guild per tenant with the tenant's bot, a Start Chat lobby, a category for
         session channels, and one member who will chat."""
         emu = self.discord
@@ -262,9 +265,7 @@ class LocalStack:
         first = not any(t.world for t in self.tenants)
         app = emu.world.app if first else emu.create_application(f"{tenant.entry.tenant} bot")
         owner = emu.create_user(f"{tenant.entry.tenant}-admin")
-        guild = emu.create_guild(f"{tenant.entry.tenant} community", owner=owner)
-        if not first:
-            emu.add_bot(guild.id, app)
+        guild = emu.create_guild(f"{tenant.entry.tenant} community", owner=owner, app=app)
         return DemoWorld(
             app=app,
             guild=guild,
@@ -336,6 +337,10 @@ class LocalStack:
         if self.discord is not None:
             env["CEPHALON_DISCORD__API_BASE"] = self.discord.api_base
             env["CEPHALON_DISCORD__GATEWAY_URL"] = self.discord.gateway_url
+        else:  # Discord's own endpoints, unless the environment names compatible ones
+            for name in DISCORD_ENDPOINTS:
+                if self.options.environ.get(name):
+                    env[name] = self.options.environ[name]
         log = (self.logs / "operator.log").open("ab")
         self.operator = await asyncio.create_subprocess_exec(
             sys.executable,
