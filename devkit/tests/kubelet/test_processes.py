@@ -66,6 +66,31 @@ async def test_term_ignored_then_killed_and_group_cleaned(tmp_path: Path) -> Non
     assert (tmp_path / "logs/c.log").read_text() == "ready\n"
 
 
+async def test_sigterm_reaches_the_main_process_only_so_it_can_stop_its_children(
+    tmp_path: Path,
+) -> None:
+    """As a container runtime signals PID 1: a runtime whose CLI child is still alive
+    when SIGTERM arrives can close its session before stopping the child."""
+    script = (
+        "import signal, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "def stop(*_):\n"
+        "    print('child alive' if child.poll() is None else 'child gone', flush=True)\n"
+        "    child.terminate(); child.wait(); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    log = tmp_path / "c.log"
+    process = await ContainerProcess.start(
+        [sys.executable, "-c", script], env={"PATH": os.environ["PATH"]}, cwd=tmp_path, log_path=log
+    )
+    await _until(lambda: log.exists() and b"ready" in log.read_bytes())
+    exit = await process.terminate(10)
+    assert exit.exit_code == 0
+    assert log.read_text() == "ready\nchild alive\n"
+
+
 async def test_graceful_exit_on_sigterm(tmp_path: Path) -> None:
     process = await ContainerProcess.start(
         [sys.executable, "-c", "import time; time.sleep(60)"],

@@ -3,8 +3,9 @@
 Each container runs in its own session and process group (``setsid``), with stdin from
 ``/dev/null`` and stdout/stderr appended to its log file. When the main process exits,
 whatever is left in its group is killed, as a container runtime kills every process
-of a container whose PID 1 has exited. Termination is SIGTERM to the group, the grace
-period, then SIGKILL.
+of a container whose PID 1 has exited. Termination is SIGTERM to the main process only
+(a container runtime signals PID 1, which decides how to stop its children), the grace
+period, then SIGKILL to the whole group.
 """
 
 from __future__ import annotations
@@ -109,9 +110,10 @@ class ContainerProcess:
         return self._exit
 
     async def terminate(self, grace: float) -> Exit:
-        """SIGTERM the group, wait up to ``grace`` seconds, then SIGKILL it."""
+        """SIGTERM the main process, wait up to ``grace`` seconds, then SIGKILL the group."""
         if self._exit is None:
-            _kill_group(self._process.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                self._process.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(asyncio.shield(self._waiter), timeout=max(grace, 0))
             except TimeoutError:
