@@ -36,6 +36,7 @@ from cephalon_devkit.discord import DiscordEmulator, Interaction, Message
 from cephalon_devkit.discord.snowflakes import snowflake_time
 from cephalon_devkit.local.kubeapi import Obj, resource_path
 from cephalon_devkit.local.stack import RELEASE_NAMESPACE, LocalStack, LocalTenant
+from cephalon_devkit.polling import until
 
 T = TypeVar("T")
 ASK = "Please add a --shout option to greet.py, then publish the change for review."
@@ -95,14 +96,7 @@ def _button(message: Message, prefix: str) -> str | None:
 async def _wait(
     probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = STEP_TIMEOUT
 ) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.05)
+    return await until(probe, timeout=timeout, what=what, error=DemoError)
 
 
 class Demo:

@@ -42,7 +42,7 @@ class KubeApi:
         self._session = session
         self.url = url.rstrip("/")
 
-    async def _call(
+    async def call(
         self, method: str, path: str, body: Any = None, content_type: str = "application/json"
     ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body)
@@ -53,7 +53,7 @@ class KubeApi:
             return response.status, (json.loads(text) if text else None)
 
     async def get(self, path: str) -> Obj | None:
-        status, body = await self._call("GET", path)
+        status, body = await self.call("GET", path)
         if status == 404:
             return None
         if status != 200:
@@ -68,7 +68,7 @@ class KubeApi:
     async def ensure(self, path: str, obj: Obj) -> Obj:
         """Create ``obj`` in the collection ``path``; an existing one is replaced by it
         (so a second run, or an edited ``providers.yml``, converges)."""
-        status, body = await self._call("POST", path, obj)
+        status, body = await self.call("POST", path, obj)
         if status in (200, 201):
             result: Obj = body
             return result
@@ -80,14 +80,14 @@ class KubeApi:
             return await self.ensure(path, obj)
         replacement = {**obj, "metadata": {**obj["metadata"]}}
         replacement["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        status, body = await self._call("PUT", item, replacement)
+        status, body = await self.call("PUT", item, replacement)
         if status != 200:
             raise KubeApiError("PUT", item, status, body)
         result = body
         return result
 
     async def merge_patch(self, path: str, patch: Obj) -> Obj:
-        status, body = await self._call("PATCH", path, patch, "application/merge-patch+json")
+        status, body = await self.call("PATCH", path, patch, "application/merge-patch+json")
         if status != 200:
             raise KubeApiError("PATCH", path, status, body)
         result: Obj = body

@@ -49,6 +49,7 @@ from cephalon_devkit.local.providers import (
 )
 from cephalon_devkit.model import ScriptedModelServer
 from cephalon_devkit.model.defaults import demo_script
+from cephalon_devkit.polling import until
 from cephalon_devkit.redis_server import RedisServer, free_port, running_redis
 
 HOST = "127.0.0.2"
@@ -451,12 +452,7 @@ class LocalStack:
 
     @staticmethod
     async def _until(probe: Any, timeout: float, what: str) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not await probe():
-            if loop.time() > deadline:
-                raise LocalModeError(f"timed out after {timeout:.0f} s waiting for {what}")
-            await asyncio.sleep(0.1)
+        await until(probe, timeout=timeout, what=what, error=LocalModeError, interval=0.1)
 
 
 @contextlib.asynccontextmanager

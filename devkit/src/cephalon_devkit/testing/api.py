@@ -3,15 +3,17 @@ HTTP client for a Kubernetes API (the emulator), as kubectl or an operator sees 
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import yaml
+
+from cephalon_devkit.local.kubeapi import KubeApi, resource_path
+from cephalon_devkit.polling import until
+
+__all__ = ["KubeHttp", "eventually", "resource_path"]
 
 T = TypeVar("T")
 Obj = dict[str, Any]
@@ -21,42 +23,17 @@ async def eventually(
     probe: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, what: str = "condition"
 ) -> T:
     """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}: last {value!r}")
-        await asyncio.sleep(0.05)
+    return await until(probe, timeout=timeout, what=what, error=AssertionError)
 
 
-def resource_path(
-    api_version: str, plural: str, namespace: str | None = None, name: str = ""
-) -> str:
-    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-    if namespace:
-        base += f"/namespaces/{namespace}"
-    base += f"/{plural}"
-    return f"{base}/{name}" if name else base
+class KubeHttp(KubeApi):
+    """A raw JSON client for tests: ``call`` returns ``(status, body)`` so tests can
+    assert on codes, and the helpers fail the test instead of raising API errors."""
 
-
-class KubeHttp:
-    """A raw JSON client: returns ``(status, body)`` so tests can assert on codes."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session = session
-        self.url = url
-
-    async def call(
-        self, method: str, path: str, body: Any = None, content_type: str = "application/json"
-    ) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body)
-        async with self.session.request(
-            method, self.url + path, data=data, headers={"Content-Type": content_type}
-        ) as response:
-            text = await response.text()
-            return response.status, (json.loads(text) if text else None)
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP session, for tests that speak to the API directly (watches)."""
+        return self._session
 
     async def get(self, path: str) -> Obj | None:
         status, body = await self.call("GET", path)
