@@ -38,3 +38,36 @@ async def test_start_chat_opens_one_private_channel_and_session(world: World) ->
         lambda: any("is ready" in m.content for m in emu.messages(channel_id)), timeout=5
     )
     assert "ready" in emu.world.messages[welcome.id].content
+
+
+async def test_start_chat_right_after_a_session_ended_opens_a_new_one(world: World) -> None:
+    """The double-click guard must not outlive the session it guarded: a user who ends
+    a session and clicks Start Chat again at once gets a new session, not "already
+    being opened" pointing at the ended one."""
+    await world.setup_cluster()
+    await world.start_gateway()
+    emu = world.emu
+    start = await emu.wait_for_message(
+        world.lobby.id, lambda m: any("cephalon:start" in str(c) for c in m.components)
+    )
+    await emu.click_button(start, "cephalon:start", world.owner)
+    await eventually(lambda: _count(world, 1))
+    first = (await world.session_objects())[0]["metadata"]["name"]
+    await world.set_phase(first, "Ended")
+    await eventually(lambda: _phase_seen(world, first, "Ended"))
+
+    await emu.click_button(start, "cephalon:start", world.owner)
+    await eventually(lambda: _count(world, 2))
+    # ...and a quick second click still only reuses the session just opened.
+    await emu.click_button(start, "cephalon:start", world.owner)
+    await asyncio.sleep(1.0)
+    assert len(await world.session_objects()) == 2
+
+
+async def _count(world: World, n: int) -> bool:
+    return len(await world.session_objects()) == n
+
+
+def _phase_seen(world: World, name: str, phase: str) -> bool:
+    record = world.gateways[0].service.ctx.sessions.get(name) if world.gateways else None
+    return record is not None and record.phase.value == phase

@@ -52,7 +52,7 @@ from .embeds import Embed, ToolLine, activity_embed, approval_embed
 from .errors import DiscordError, DiscordRejected, DiscordTransient
 from .payloads import BUTTON_DANGER, BUTTON_SUCCESS, MessageBody, button, row
 from .sessions import TERMINAL, SessionRecord
-from .streams import ensure_group, hget, hset, read_group
+from .streams import COMPARE_AND_DELETE, ensure_group, hget, hset, read_group
 
 log = structlog.get_logger(__name__)
 
@@ -68,10 +68,6 @@ _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
@@ -494,7 +490,7 @@ class RenderManager:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._ended_at: dict[str, float] = {}
         self._renew = ctx.redis.register_script(_RENEW)
-        self._release = ctx.redis.register_script(_RELEASE)
+        self._release = ctx.redis.register_script(COMPARE_AND_DELETE)
 
     def _wanted(self) -> dict[str, SessionRecord]:
         """Live sessions, and ended ones for a grace period (their last events)."""

@@ -18,6 +18,7 @@ from cephalon_contracts.resources import (
     Conversation,
     Owner,
     Profile,
+    SessionState,
 )
 
 from .access import Actor, check_allowed
@@ -43,8 +44,10 @@ from .payloads import (
     row,
 )
 from .sessions import TERMINAL, SessionRecord, session_name
+from .streams import delete_if_equal
 
 log = structlog.get_logger(__name__)
+
 
 START_TEXT = (
     "**Cephalon** — a coding agent in a private channel of your own.\n"
@@ -186,6 +189,10 @@ class StartChat:
         debounce = ctx.space.gateway(f"start.{actor.guild_id}.{actor.user_id}")
         window = max(1, int(ctx.settings.discord.start_debounce_seconds * 1000))
         claimed = await ctx.redis.set(debounce, sid, nx=True, px=window)
+        if not claimed and await self._release_if_over(debounce):
+            # The click it guarded opened a session that has ended since: a new click
+            # is a new session, not a double click.
+            claimed = await ctx.redis.set(debounce, sid, nx=True, px=window)
         if not claimed:
             other = await ctx.redis.get(debounce)
             record = ctx.sessions.get(str(other)) if other else None
@@ -201,6 +208,18 @@ class StartChat:
             raise
         ctx.metrics.sessions_started.labels(outcome="started").inc()
         await responder.reply(f"Your session is open: <#{record.channel_id}>")
+
+    async def _release_if_over(self, debounce: str) -> bool:
+        """Drop the debounce mark when its session has ended (compare-and-delete, so a
+        mark a concurrent click just set is kept)."""
+        other = await self.ctx.redis.get(debounce)
+        record = self.ctx.sessions.get(str(other)) if other else None
+        if record is None:
+            return False
+        over = record.phase in TERMINAL or record.spec.lifecycle.state == SessionState.ENDED
+        if not over:
+            return False
+        return await delete_if_equal(self.ctx.redis, debounce, str(other))
 
     async def _open(self, actor: Actor, sid: str, interaction_id: str) -> SessionRecord:
         ctx = self.ctx

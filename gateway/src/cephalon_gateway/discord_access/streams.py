@@ -11,6 +11,19 @@ from redis.exceptions import ResponseError
 Entry = tuple[str, dict[str, str]]
 
 
+COMPARE_AND_DELETE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+"""Lua: delete KEYS[1] only while it still holds ARGV[1] (a lease or mark we own)."""
+
+
+async def delete_if_equal(redis: aioredis.Redis, key: str, value: str) -> bool:
+    """Delete ``key`` if it still holds ``value``, atomically."""
+    deleted = await redis.eval(COMPARE_AND_DELETE, 1, key, value)
+    return bool(deleted)
+
+
 async def ensure_group(redis: aioredis.Redis, stream: str, group: str) -> None:
     """Create the consumer group (and the stream) unless it exists."""
     try:
