@@ -72,7 +72,7 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_up)
 
 
-def _configure_logging(logs: Path) -> None:
+def configure_file_logging(logs: Path) -> None:
     """In-process components (emulators, executor) log to ``logs/local.log``; the
     terminal shows only progress and results."""
     handler = logging.FileHandler(logs / "local.log")
@@ -116,7 +116,7 @@ def run_demo(args: argparse.Namespace) -> int:
     if registry is None:
         return 2
     logs = prepare_state_dir(args.state_dir)
-    _configure_logging(logs)
+    configure_file_logging(logs)
     options = StackOptions(
         root=args.root,
         registry=registry,
@@ -178,7 +178,7 @@ def run_up(args: argparse.Namespace) -> int:
     else:
         real = False
     logs = prepare_state_dir(args.state_dir)
-    _configure_logging(logs)
+    configure_file_logging(logs)
     options = StackOptions(
         root=args.root, registry=registry, state_dir=args.state_dir, real_discord=real
     )

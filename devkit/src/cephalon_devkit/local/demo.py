@@ -129,6 +129,7 @@ class Demo:
             return next((m for m in emu.messages(world.lobby.id) if _button(m, START_ID)), None)
 
         start = await _wait(start_message, f"{tenant.name}'s Start Chat message")
+        earlier = {c.id for c in emu.world.channels.values() if c.parent_id == world.category.id}
         progress.update(label, "clicking", "Start Chat")
         clicked_at = time.time()
         interaction = await emu.click_button(start, START_ID, user)
@@ -137,7 +138,7 @@ class Demo:
 
         async def session_channel() -> int | None:
             for channel in emu.world.channels.values():
-                if channel.parent_id == world.category.id:
+                if channel.parent_id == world.category.id and channel.id not in earlier:
                     return channel.id
             return None
 
