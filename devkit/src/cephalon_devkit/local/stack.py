@@ -24,7 +24,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +44,7 @@ from cephalon_devkit.local.providers import (
     Entry,
     Registry,
     credentials_secret,
+    env_name,
     model_key_value,
     provider_tenant,
 )
@@ -160,6 +161,7 @@ class LocalStack:
         self._exit = AsyncExitStack()
         self._http: aiohttp.ClientSession | None = None
         self._api: KubeApi | None = None
+        self._runner_task: asyncio.Task[None] | None = None
 
     @property
     def api(self) -> KubeApi:
@@ -279,10 +281,11 @@ class LocalStack:
         if tenant.world is None:  # real Discord: the values come from the environment
             return credentials_secret(tenant.entry, RELEASE_NAMESPACE, self.options.environ)
         app = tenant.world.app
+        creds = tenant.entry.credentials
         values = {
-            tenant.entry.credentials.botToken[2:-1]: app.token,
-            tenant.entry.credentials.publicKey[2:-1]: app.public_key,
-            tenant.entry.credentials.appId[2:-1]: str(app.id),
+            env_name(creds.botToken): app.token,
+            env_name(creds.publicKey): app.public_key,
+            env_name(creds.appId): str(app.id),
         }
         environ = {**self.options.environ, **values}
         return credentials_secret(tenant.entry, RELEASE_NAMESPACE, environ)
@@ -434,7 +437,7 @@ class LocalStack:
             path = resource_path("cephalon.dev/v1alpha1", "providertenants", name=tenant.name)
 
             async def probe() -> bool:
-                if self._runner_task.done():
+                if self._runner_task is not None and self._runner_task.done():
                     self._runner_task.result()
                 if self.operator is not None and self.operator.returncode is not None:
                     raise LocalModeError(
@@ -453,11 +456,3 @@ class LocalStack:
     @staticmethod
     async def _until(probe: Any, timeout: float, what: str) -> None:
         await until(probe, timeout=timeout, what=what, error=LocalModeError, interval=0.1)
-
-
-@contextlib.asynccontextmanager
-async def local_stack(
-    options: StackOptions, progress: Progress | None = None
-) -> AsyncIterator[LocalStack]:
-    async with LocalStack(options, progress) as stack:
-        yield stack
