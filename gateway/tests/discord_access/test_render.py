@@ -7,6 +7,8 @@ import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
+
 from cephalon_contracts import (
     ApprovalRequest,
     ErrorCode,
@@ -24,6 +26,7 @@ from cephalon_contracts import (
 )
 from cephalon_devkit.discord import Message
 from cephalon_gateway.discord_access.chunking import split_message
+from cephalon_gateway.discord_access.context import nonce
 
 from .conftest import World, eventually
 
@@ -275,3 +278,58 @@ async def test_server_errors_are_retried_and_the_final_arrives_once(world: World
     await asyncio.sleep(0.3)
     msgs = answer_messages(world, channel, existing)
     assert len(msgs) == len(split_message(text))
+
+
+async def _post_as_predecessor(world: World, channel: int, body: dict[str, object]) -> None:
+    """A post the crashed predecessor made and never recorded, as Discord holds it."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{world.emu.api_base}/channels/{channel}/messages",
+            headers={"Authorization": f"Bot {world.emu.bot_token}"},
+            json={**body, "enforce_nonce": True},
+        ) as response:
+            assert response.status == 200, await response.text()
+
+
+async def test_a_post_that_returns_a_predecessors_older_message_is_corrected(
+    world: World,
+) -> None:
+    """A gateway that crashed after Discord took its post, but before it recorded the
+    message, leaves a message with the chunk's nonce and older text. The successor's
+    post with that nonce gets that message back (Discord returns the first message for a
+    repeated nonce): it must show the final text, not trust what it sent."""
+    await world.setup_cluster()
+    await world.start_gateway()
+    record = await world.start_session()
+    channel = int(record.channel_id)
+    existing = {m.id for m in world.emu.messages(channel)}
+    turn = new_id()
+    # The predecessor's posts: the first chunk's and the activity embed's nonces, older
+    # content.
+    await _post_as_predecessor(
+        world, channel, {"content": "The answer so f", "nonce": nonce(record.name, turn, "0")}
+    )
+    await _post_as_predecessor(
+        world,
+        channel,
+        {
+            "embeds": [{"title": "Working", "description": "…"}],
+            "nonce": nonce(record.name, turn, "activity"),
+        },
+    )
+    await world.write_event(
+        record.name, turn, ToolCall(call_id="c1", tool="read_file", arguments_summary="a.py")
+    )
+    text = "The answer so far, and then the rest of it."
+    await world.write_event(record.name, turn, ResponseDelta(seq=0, text=text))
+    await world.write_event(record.name, turn, Final(status=FinalStatus.COMPLETED, text=text))
+
+    def shown() -> list[str]:
+        return [m.content for m in answer_messages(world, channel, existing)]
+
+    await eventually(lambda: shown() == [text], timeout=10)
+
+    def activity_shows_the_tool() -> bool:
+        return any("read_file" in str(m.embeds) for m in world.emu.messages(channel) if m.embeds)
+
+    await eventually(activity_shows_the_tool, timeout=10)

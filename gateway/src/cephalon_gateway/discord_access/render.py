@@ -128,6 +128,16 @@ class TurnView:
         return cls(**json.loads(raw))
 
 
+def _same_embed(shown: dict[str, Any], wanted: Embed) -> bool:
+    """Whether Discord's copy of an embed shows what ``wanted`` says (Discord adds
+    fields of its own, such as ``type``, so whole dicts do not compare)."""
+    keys = ("title", "description")
+    if any(shown.get(k) != wanted.get(k) for k in keys):
+        return False
+    fields = [(f.get("name"), f.get("value")) for f in shown.get("fields") or []]
+    return fields == [(f.get("name"), f.get("value")) for f in wanted.get("fields") or []]
+
+
 class SessionRenderer:
     """Renders one session while this replica holds its lease."""
 
@@ -374,6 +384,12 @@ class SessionRenderer:
             sent = await self.ctx.rest.send_message(self.channel_id, body)
             view.activity_id = sent["id"]
             self._mark(sent["id"])
+            embeds = sent.get("embeds")
+            first = embeds[0] if isinstance(embeds, list) and embeds else {}
+            if not _same_embed(first if isinstance(first, dict) else {}, embed):
+                # A predecessor's message with an older embed (see _sync_answer).
+                await self._save(view)
+                return await self._sync_activity(view, wait=wait)
         else:
             if not await self._wait_clock(view.activity_id, wait):
                 return
@@ -416,8 +432,14 @@ class SessionRenderer:
                     ),
                 )
                 view.messages.append(sent["id"])
-                view.shown.append(chunk)
+                # What Discord shows, not what was sent: after a crash the nonce returns
+                # the predecessor's message, whose text may be older. Correct it now.
+                shown = str(sent.get("content", chunk))
+                view.shown.append(shown)
                 self._mark(sent["id"])
+                if shown != chunk:
+                    await self._save(view)
+                    return await self._sync_answer(view, wait=wait)
             await self._save(view)
         for index in range(len(chunks), len(view.messages)):
             if view.shown[index] != "\u200b":
