@@ -26,6 +26,7 @@ def deployment(**container: Any) -> dict[str, Any]:
     return {
         "metadata": {
             "name": "cephalon-discord-duck-gateway",
+            "namespace": "cephalon-system",
             "labels": {
                 "cephalon.dev/provider": "discord",
                 "cephalon.dev/tenant": "duck",
@@ -104,7 +105,7 @@ def test_the_process_gets_the_template_env_with_mounts_pointed_at_private_files(
         (
             {"duck-credentials": {"data": {}}},
             {},
-            "Secret duck-credentials has no key 'bot-token'",
+            "couldn't find key bot-token in Secret cephalon-system/duck-credentials",
         ),
         (
             SECRETS,
@@ -128,3 +129,11 @@ def test_a_deployment_is_known_by_its_labels_and_rolled_by_its_template() -> Non
     changed = deployment(image="cephalon/gateway:0.2.0")
     assert template_digest(first) == template_digest(deployment())
     assert template_digest(first) != template_digest(changed)
+
+
+def test_a_secret_item_cannot_write_outside_its_volume(tmp_path: Path) -> None:
+    escaping = deployment()
+    volume = escaping["spec"]["template"]["spec"]["volumes"][0]["secret"]
+    volume["items"] = [{"key": "bot-token", "path": "../../escape"}]
+    with pytest.raises(AccessLayerError, match="invalid path"):
+        plan_process(escaping, SECRETS, tmp_path, Listen("127.0.0.2", 1), {})

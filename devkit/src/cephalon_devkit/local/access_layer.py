@@ -18,7 +18,6 @@ addresses for one Service.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import json
@@ -28,11 +27,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 
-from cephalon_devkit.kubelet.volumes import translate_path
+from cephalon_devkit.kubelet.errors import ContainerConfigError
+from cephalon_devkit.kubelet.types import Secret, Volume
+from cephalon_devkit.kubelet.volumes import plan_volume, translate_path
 from cephalon_devkit.local.kubeapi import KubeApi, Obj, resource_path
 
 LABEL_PROVIDER = "cephalon.dev/provider"
@@ -110,25 +111,22 @@ def plan_process(
     secret_files: dict[Path, bytes] = {}
     for volume in spec.get("volumes") or []:
         name = volume["name"]
+        if "secret" not in volume and "emptyDir" not in volume:
+            raise AccessLayerError(f"volume {name!r}: only secret and emptyDir are supported")
+        if "secret" in volume and volume["secret"]["secretName"] not in secrets:
+            raise AccessLayerError(f"Secret {volume['secret']['secretName']} does not exist (yet)")
         folder = directory / "volumes" / name
         volumes[name] = folder
-        if "secret" in volume:
-            source = volume["secret"]
-            secret = secrets.get(source["secretName"])
-            if secret is None:
-                raise AccessLayerError(f"Secret {source['secretName']} does not exist (yet)")
-            data = {
-                key: base64.b64decode(value) for key, value in (secret.get("data") or {}).items()
-            }
-            items = source.get("items") or [{"key": key, "path": key} for key in data]
-            for item in items:
-                if item["key"] not in data:
-                    raise AccessLayerError(
-                        f"Secret {source['secretName']} has no key {item['key']!r}"
-                    )
-                secret_files[folder / item["path"]] = data[item["key"]]
-        elif "emptyDir" not in volume:
-            raise AccessLayerError(f"volume {name!r}: only secret and emptyDir are supported")
+        try:  # the kubelet's own rules: items, missing keys, paths kept inside the volume
+            plan = plan_volume(
+                cast(Volume, volume),
+                namespace=deployment["metadata"].get("namespace", ""),
+                secrets=cast(Mapping[str, Secret], secrets),
+                config_maps={},
+            )
+        except ContainerConfigError as e:
+            raise AccessLayerError(str(e)) from e
+        secret_files.update({folder / f.path: f.content for f in plan.files})
     mounts = sorted(
         (
             (mount["mountPath"], os.fspath(volumes[mount["name"]]))
